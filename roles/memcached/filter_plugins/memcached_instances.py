@@ -1,0 +1,200 @@
+"""Filters of roles/memcached: each instance's effective settings, input problems, argv.
+
+Kept in Python (not Jinja) so the rules are typed, readable and tested by pytest
+(tests/test_memcached_filters.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+SIZE_RE = re.compile(r"^([0-9]+)([kKmM]?)$")
+SASL_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DEBIAN_DEFAULT_PORT = 11211
+
+# Keys an instance may set, and the role variable that gives each one's default.
+INSTANCE_DEFAULTS = {
+    "max_connections": "memcached_max_connections",
+    "threads": "memcached_threads",
+    "max_item_size": "memcached_max_item_size",
+    "listen": "memcached_listen",
+    "tls": "memcached_tls",
+    "sasl": "memcached_sasl",
+}
+
+
+def size_to_bytes(size: str) -> int | None:
+    """Parse memcached's -I syntax ('1m', '512k', '2097152'); None when malformed."""
+    match = SIZE_RE.match(str(size))
+    if not match:
+        return None
+    number, unit = int(match.group(1)), match.group(2).lower()
+    return number * {"": 1, "k": 1024, "m": 1024 * 1024}[unit]
+
+
+def memcached_effective(
+    instances: list[dict[str, Any]], settings: dict[str, Any], memtotal_mb: int
+) -> list[dict[str, Any]]:
+    """Fill every instance's unset keys from the role's defaults.
+
+    memory_mb of the instances that do not set it is memcached_memory_percent of RAM,
+    split evenly between them (at least 16 MiB each).
+    """
+    unsized = [i for i in instances if i.get("memory_mb") is None]
+    budget = int(memtotal_mb) * int(settings["memcached_memory_percent"]) // 100
+    share = max(16, budget // len(unsized)) if unsized else 0
+    result = []
+    for instance in instances:
+        effective = {key: settings[var] for key, var in INSTANCE_DEFAULTS.items()}
+        effective.update({k: v for k, v in instance.items() if v is not None})
+        effective.setdefault("memory_mb", share)
+        effective.setdefault("extra_args", [])
+        effective["max_connections"] = int(effective["max_connections"])
+        effective["threads"] = int(effective["threads"])
+        effective["memory_mb"] = int(effective["memory_mb"])
+        effective["tls"] = bool(effective["tls"])
+        effective["sasl"] = bool(effective["sasl"])
+        result.append(effective)
+    return result
+
+
+def _identity_problems(
+    where: str, inst: dict[str, Any], seen: dict[str, dict[Any, str]], settings: dict[str, Any]
+) -> list[str]:
+    """Name and port: valid, and not used twice on the host."""
+    problems = []
+    name, port = inst.get("name"), inst.get("port")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.append(
+            f"{where}.name: {name!r} is not a valid instance name "
+            "(1-32 of a-z, 0-9, '-', '_', starting with a letter or digit)"
+        )
+    elif name in seen["name"]:
+        problems.append(f"{where}.name: {name!r} is used twice (also {seen['name'][name]})")
+    else:
+        seen["name"][name] = where
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        problems.append(f"{where}.port: {port!r} is not a TCP port (1-65535)")
+    elif port in seen["port"]:
+        problems.append(f"{where}.port: {port} is already used by {seen['port'][port]}")
+    else:
+        seen["port"][port] = where
+        if port == DEBIAN_DEFAULT_PORT and not settings["memcached_disable_default_instance"]:
+            problems.append(
+                f"{where}.port: {port} is the port of Debian's own memcached.service, which "
+                "memcached_disable_default_instance: false keeps running"
+            )
+    return problems
+
+
+def _sizing_problems(where: str, inst: dict[str, Any]) -> list[str]:
+    """Memory, threads, connections, item size and listen addresses of one instance."""
+    problems = [
+        f"{where}.{key}: {inst[key]} must be at least 1"
+        for key in ("memory_mb", "threads", "max_connections")
+        if int(inst[key]) < 1
+    ]
+    item = size_to_bytes(inst["max_item_size"])
+    if item is None:
+        problems.append(f"{where}.max_item_size: {inst['max_item_size']!r} is not a size like 1m or 512k")
+    elif item < 1024:
+        problems.append(f"{where}.max_item_size: {inst['max_item_size']!r} is below 1k")
+    elif inst["memory_mb"] >= 1 and item > inst["memory_mb"] * 1024 * 1024 // 2:
+        problems.append(
+            f"{where}.max_item_size: {inst['max_item_size']!r} is over half of memory_mb "
+            f"({inst['memory_mb']} MiB); memcached refuses to start"
+        )
+    if not inst["listen"]:
+        problems.append(f"{where}.listen: no address to listen on")
+    return problems
+
+
+def _tls_problems(settings: dict[str, Any]) -> list[str]:
+    problems = [
+        f"{var}: required because TLS is on (memcached_tls or an instance's tls)"
+        for var in ("memcached_tls_certificate", "memcached_tls_private_key")
+        if not settings[var]
+    ]
+    if settings["memcached_tls_verify_clients"] and not settings["memcached_tls_ca_certificate"]:
+        problems.append("memcached_tls_ca_certificate: required because memcached_tls_verify_clients is true")
+    return problems
+
+
+def _sasl_problems(settings: dict[str, Any]) -> list[str]:
+    users = settings["memcached_sasl_users"] or []
+    problems = [] if users else ["memcached_sasl_users: SASL is on but no user is defined"]
+    for index, user in enumerate(users):
+        if not SASL_NAME_RE.match(str(user.get("name", ""))):
+            problems.append(
+                f"memcached_sasl_users[{index}].name: {user.get('name')!r} is not a valid "
+                "user name (letters, digits, '.', '_', '-')"
+            )
+        if not user.get("password"):
+            problems.append(f"memcached_sasl_users[{index}].password: empty")
+    return problems
+
+
+def memcached_problems(
+    instances: list[dict[str, Any]], settings: dict[str, Any], memtotal_mb: int
+) -> list[str]:
+    """Every problem of the role's input, each naming the variable; [] when all is well."""
+    percent = int(settings["memcached_memory_percent"])
+    if not 1 <= percent <= 90:
+        return [f"memcached_memory_percent: {percent} is not between 1 and 90"]
+    if not instances:
+        return ["memcached_instances: the list is empty"]
+    effective = memcached_effective(instances, settings, memtotal_mb)
+    seen: dict[str, dict[Any, str]] = {"name": {}, "port": {}}
+    problems: list[str] = []
+    for index, inst in enumerate(effective):
+        where = f"memcached_instances[{index}]"
+        problems += _identity_problems(where, inst, seen, settings) + _sizing_problems(where, inst)
+    total = sum(i["memory_mb"] for i in effective)
+    if total > int(memtotal_mb):
+        problems.append(
+            f"memcached_instances: memory_mb adds up to {total} MiB, more than this host's "
+            f"{memtotal_mb} MiB of RAM"
+        )
+    if any(i["tls"] for i in effective):
+        problems += _tls_problems(settings)
+    if any(i["sasl"] for i in effective):
+        problems += _sasl_problems(settings)
+    return problems
+
+
+def memcached_argv(inst: dict[str, Any], tls: dict[str, Any]) -> list[str]:
+    """memcached's command line for one effective instance (without the binary)."""
+    argv = [
+        "-p", str(inst["port"]),
+        "-U", "0",
+        "-l", ",".join(inst["listen"]),
+        "-m", str(inst["memory_mb"]),
+        "-c", str(inst["max_connections"]),
+        "-t", str(inst["threads"]),
+        "-I", str(inst["max_item_size"]),
+    ]  # fmt: skip
+    if inst["tls"]:
+        options = [f"ssl_chain_cert={tls['certificate']}", f"ssl_key={tls['private_key']}"]
+        if tls.get("ca_certificate"):
+            options.append(f"ssl_ca_cert={tls['ca_certificate']}")
+        if tls.get("verify_clients"):
+            options.append("ssl_verify_mode=2")
+        options.append(f"ssl_min_version={ {'tlsv1.2': 2, 'tlsv1.3': 3}[tls['min_version']] }")
+        argv += ["-Z", "-o", ",".join(options)]
+    if inst["sasl"]:
+        argv.append("-S")
+    argv += [str(arg) for arg in inst["extra_args"]]
+    return argv
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "memcached_effective": memcached_effective,
+            "memcached_problems": memcached_problems,
+            "memcached_argv": memcached_argv,
+        }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The test command (`make test`): installs what it needs, then runs every check.
+#   venv -> collections (offline) -> Docker engine -> test images -> lint -> pytest ->
+#   every Molecule scenario (roles/*/molecule/* and molecule/*), stopping at the first failure.
+# CW_SCENARIOS="memcached:pool redis_server:default" runs only those scenarios.
+# Logs of each scenario: .cache/logs/<role>-<scenario>.log
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "${CW_ROOT}"
+
+declare -a SUMMARY=()
+PASSED=0
+FAILED=0
+T0=$(now)
+timed() { # timed LABEL COMMAND...: run, record the wall time in the summary
+  local label="$1" t rc=0
+  shift
+  t=$(now)
+  "$@" || rc=$?
+  if [ "${rc}" = 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+  SUMMARY+=("$(printf '%-40s %5ss  %s' "${label}" "$(( $(now) - t ))" "$([ "${rc}" = 0 ] && echo ok || echo FAILED)")")
+  return "${rc}"
+}
+print_summary() {
+  step "Summary"
+  printf '    %s\n' "${SUMMARY[@]}"
+  info "total: $(( $(now) - T0 ))s"
+  echo "checks: ${PASSED} passed, ${FAILED} failed"
+}
+trap print_summary EXIT
+
+step "Python virtualenv (requirements.txt)"
+timed "virtualenv" bash scripts/venv.sh
+use_venv
+
+step "Ansible collections (requirements.yml, offline)"
+check_collections() {
+  ansible-galaxy collection install --offline -r requirements.yml 2>&1 | sed 's/^/    /'
+  # Every collection named in requirements.yml must be there.
+  python - <<'PY'
+import subprocess, sys, yaml
+wanted = [c["name"] for c in yaml.safe_load(open("requirements.yml"))["collections"]]
+listed = subprocess.run(["ansible-galaxy", "collection", "list", "--format", "json"],
+                        capture_output=True, text=True, check=True).stdout
+import json
+have = {name for path in json.loads(listed).values() for name in path}
+missing = [c for c in wanted if c not in have]
+print("    collections present:", ", ".join(wanted) if not missing else "")
+sys.exit(f"missing collections: {missing}" if missing else 0)
+PY
+}
+timed "collections" check_collections
+
+step "Docker engine"
+timed "docker engine" bash scripts/docker-engine.sh
+
+step "Test images (debootstrap + docker import + systemd layer)"
+timed "test images" bash scripts/images.sh
+
+step "Lint: yamllint, ansible-lint (production), ruff"
+timed "yamllint" yamllint --strict .
+timed "ansible-lint" ansible-lint --profile production --nocolor -q
+timed "ruff check" ruff check .
+timed "ruff format" ruff format --check .
+
+step "pytest"
+timed "pytest" pytest -q
+
+step "Molecule scenarios"
+mkdir -p .cache/logs
+scenarios=()
+for file in roles/*/molecule/*/molecule.yml molecule/*/molecule.yml; do
+  [ -f "${file}" ] || continue
+  dir="$(dirname "$(dirname "$(dirname "${file}")")")" # roles/<role> or .
+  name="$(basename "$(dirname "${file}")")"
+  label="$( [ "${dir}" = "." ] && echo "cachewright" || basename "${dir}"):${name}"
+  if [ -n "${CW_SCENARIOS:-}" ] && [[ " ${CW_SCENARIOS} " != *" ${label} "* ]]; then continue; fi
+  scenarios+=("${dir}|${name}|${label}")
+done
+run_scenario() {
+  local dir="$1" name="$2" label="$3" log
+  log="${CW_ROOT}/.cache/logs/${label/:/-}.log"
+  info "molecule test -s ${name}  (in ${dir}; log ${log#"${CW_ROOT}/"})"
+  if (cd "${dir}" && molecule test -s "${name}") >"${log}" 2>&1; then
+    grep -E 'idempotence|verify' "${log}" | grep -E 'Executed|Idempotence completed' | sed 's/^/      /' || true
+    return 0
+  fi
+  printf '\n----- last 120 lines of %s -----\n' "${log}"
+  tail -n 120 "${log}"
+  return 1
+}
+for entry in "${scenarios[@]}"; do
+  IFS='|' read -r dir name label <<<"${entry}"
+  timed "molecule ${label}" run_scenario "${dir}" "${name}" "${label}"
+done
+[ "${#scenarios[@]}" -gt 0 ] || die "no Molecule scenario matched CW_SCENARIOS='${CW_SCENARIOS:-}'"
+step "All checks passed"
