@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from conftest import load_plugin
 
 mc = load_plugin("roles/memcached/filter_plugins/memcached_instances.py")

@@ -1,0 +1,262 @@
+"""Filters of roles/redis_server: effective instances, input problems, ACL lines.
+
+Tested by tests/test_redis_server_filters.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+USER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+POLICIES = (
+    "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+)  # fmt: skip
+PERSISTENCE = ("none", "rdb", "aof", "rdb+aof")
+# What each purpose means when the instance does not say otherwise.
+PURPOSES: dict[str, dict[str, str]] = {
+    "cache": {"maxmemory_policy": "allkeys-lru", "persistence": "none"},
+    "sessions": {"maxmemory_policy": "volatile-lru", "persistence": "aof"},
+    "temp": {"maxmemory_policy": "volatile-ttl", "persistence": "none"},
+    "store": {"maxmemory_policy": "noeviction", "persistence": "rdb+aof"},
+}
+DEFAULT_COMMANDS = "+@all -@dangerous"
+
+
+def redis_server_effective(
+    instances: list[dict[str, Any]], settings: dict[str, Any], memtotal_mb: int
+) -> list[dict[str, Any]]:
+    """Every instance with all its keys: purpose defaults, memory share, TLS ports."""
+    unsized = [i for i in instances if i.get("maxmemory_mb") is None]
+    budget = int(memtotal_mb) * int(settings["redis_server_memory_percent"]) // 100
+    share = max(32, budget // len(unsized)) if unsized else 0
+    result = []
+    for instance in instances:
+        purpose = instance.get("purpose") or "cache"
+        eff: dict[str, Any] = {
+            "purpose": purpose,
+            "databases": settings["redis_server_databases"],
+            "replicaof": None,
+            "cluster_enabled": False,
+            "tls_port": None,
+            "extra_config": {},
+            **PURPOSES.get(purpose, PURPOSES["cache"]),
+        }
+        eff.update({k: v for k, v in instance.items() if v is not None})
+        eff.setdefault("maxmemory_mb", share)
+        eff["maxmemory_mb"] = int(eff["maxmemory_mb"])
+        eff["extra_config"] = {**settings["redis_server_extra_config"], **eff["extra_config"]}
+        tls = bool(settings["redis_server_tls"])
+        eff["tls"] = tls
+        # The port clients use; with TLS only, it is the TLS port and the plain one is off.
+        if tls and not settings["redis_server_tls_keep_plain_port"]:
+            eff["redis_port"], eff["redis_tls_port"] = 0, eff["port"]
+        elif tls:
+            eff["redis_port"], eff["redis_tls_port"] = eff["port"], eff["tls_port"]
+        else:
+            eff["redis_port"], eff["redis_tls_port"] = eff["port"], 0
+        result.append(eff)
+    return result
+
+
+def _identity_problems(where: str, inst: dict[str, Any], seen: dict[str, dict[Any, str]]) -> list[str]:
+    problems = []
+    name = inst.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.append(f"{where}.name: {name!r} is not a valid instance name (a-z, 0-9, '-', '_')")
+    elif name in seen["name"]:
+        problems.append(f"{where}.name: {name!r} is used twice (also {seen['name'][name]})")
+    else:
+        seen["name"][name] = where
+    ports = [("port", inst.get("port"))] + ([("tls_port", inst["tls_port"])] if inst.get("tls_port") else [])
+    for key, port in ports:
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            problems.append(f"{where}.{key}: {port!r} is not a TCP port (1-65535)")
+        elif port in seen["port"]:
+            problems.append(f"{where}.{key}: {port} is already used by {seen['port'][port]}")
+        else:
+            seen["port"][port] = f"{where}.{key}"
+            if inst.get("cluster_enabled"):
+                # The cluster bus listens on port + 10000.
+                seen["port"][port + 10000] = f"{where}.{key} + 10000 (cluster bus)"
+    return problems
+
+
+def _setting_problems(where: str, inst: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    problems = []
+    if inst["purpose"] not in PURPOSES:
+        problems.append(f"{where}.purpose: {inst['purpose']!r} is not one of {', '.join(PURPOSES)}")
+    if inst["maxmemory_policy"] not in POLICIES:
+        problems.append(
+            f"{where}.maxmemory_policy: {inst['maxmemory_policy']!r} is not an eviction policy "
+            f"({', '.join(POLICIES)})"
+        )
+    if inst["persistence"] not in PERSISTENCE:
+        problems.append(
+            f"{where}.persistence: {inst['persistence']!r} is not one of {', '.join(PERSISTENCE)}"
+        )
+    if inst["maxmemory_mb"] < 1:
+        problems.append(f"{where}.maxmemory_mb: {inst['maxmemory_mb']} must be at least 1")
+    if not 1 <= int(inst["databases"]) <= 10000:
+        problems.append(f"{where}.databases: {inst['databases']} is not between 1 and 10000")
+    if settings["redis_server_tls"] and settings["redis_server_tls_keep_plain_port"] and not inst["tls_port"]:
+        problems.append(
+            f"{where}.tls_port: required when redis_server_tls_keep_plain_port keeps the plain port"
+        )
+    return problems
+
+
+def _replicaof_problem(
+    where: str, inst: dict[str, Any], host: str, inventory: dict[str, list[str]], settings: dict[str, Any]
+) -> str | None:
+    """replicaof names an inventory host and one of its instances, not itself."""
+    target = inst.get("replicaof")
+    problem = None
+    if not target:
+        pass
+    elif not isinstance(target, dict) or not target.get("host") or not target.get("instance"):
+        problem = f"{where}.replicaof: must be {{host: <inventory host>, instance: <instance name>}}"
+    elif target["host"] == host and target["instance"] == inst["name"]:
+        problem = f"{where}.replicaof: the instance {inst['name']!r} cannot replicate itself"
+    elif target["host"] not in inventory:
+        problem = f"{where}.replicaof: host {target['host']!r} is not in the inventory"
+    elif target["instance"] not in inventory[target["host"]]:
+        problem = (
+            f"{where}.replicaof: host {target['host']!r} has no instance {target['instance']!r} "
+            f"(it has: {', '.join(inventory[target['host']]) or 'none'})"
+        )
+    elif not settings["redis_server_replication_password"]:
+        problem = f"redis_server_replication_password: required because {where} is a replica"
+    return problem
+
+
+def _app_user_problems(index: int, user: dict[str, Any], seen: set[str], names: list[str]) -> list[str]:
+    where = f"redis_server_users[{index}]"
+    problems = []
+    name = user.get("name")
+    if not isinstance(name, str) or not USER_RE.match(name):
+        problems.append(f"{where}.name: {name!r} is not a valid ACL user name (no spaces)")
+    elif name in seen:
+        problems.append(f"{where}.name: {name!r} is defined twice or is a reserved user")
+    else:
+        seen.add(name)
+    secret = user.get("password")
+    if not secret:
+        problems.append(f"{where}.password: required for user {name!r}")
+    elif any(c.isspace() for c in str(secret)):
+        problems.append(f"{where}.password: contains white space (user {name!r})")
+    problems += [
+        f"{where}.instances: {instance!r} is not an instance of this host"
+        for instance in user.get("instances") or []
+        if instance not in names
+    ]
+    if not user.get("keys"):
+        problems.append(f"{where}.keys: give the key patterns of user {name!r}, e.g. ['myapp:*']")
+    return problems
+
+
+def _user_problems(settings: dict[str, Any], names: list[str]) -> list[str]:
+    problems = [
+        f"{var}_user: {settings[var + '_user']!r} is not a valid ACL user name"
+        for var in ("redis_server_admin", "redis_server_replication")
+        if not USER_RE.match(str(settings[var + "_user"]))
+    ]
+    if not settings["redis_server_admin_password"]:
+        problems.append("redis_server_admin_password: required (the role manages Redis through this user)")
+    problems += [
+        f"{var}: contains white space"
+        for var in ("redis_server_admin_password", "redis_server_replication_password")
+        if any(c.isspace() for c in str(settings[var]))
+    ]
+    seen = {settings["redis_server_admin_user"], settings["redis_server_replication_user"], "default"}
+    for index, user in enumerate(settings["redis_server_users"] or []):
+        problems += _app_user_problems(index, user, seen, names)
+    return problems
+
+
+def redis_server_problems(
+    instances: list[dict[str, Any]],
+    settings: dict[str, Any],
+    memtotal_mb: int,
+    host: str,
+    inventory: dict[str, list[str]],
+) -> list[str]:
+    """Every problem of the role's input, each naming the variable; [] when all is well.
+
+    inventory maps each inventory host to the names of its redis_server_instances.
+    """
+    percent = int(settings["redis_server_memory_percent"])
+    if not 1 <= percent <= 90:
+        return [f"redis_server_memory_percent: {percent} is not between 1 and 90"]
+    if not instances:
+        return ["redis_server_instances: the list is empty"]
+    effective = redis_server_effective(instances, settings, memtotal_mb)
+    seen: dict[str, dict[Any, str]] = {"name": {}, "port": {}}
+    problems: list[str] = []
+    for index, inst in enumerate(effective):
+        where = f"redis_server_instances[{index}]"
+        problems += _identity_problems(where, inst, seen)
+        problems += _setting_problems(where, inst, settings)
+        replica_problem = _replicaof_problem(where, inst, host, inventory, settings)
+        problems += [replica_problem] if replica_problem else []
+    total = sum(i["maxmemory_mb"] for i in effective)
+    if total > int(memtotal_mb):
+        problems.append(
+            f"redis_server_instances: maxmemory_mb adds up to {total} MiB, more than this host's "
+            f"{memtotal_mb} MiB of RAM"
+        )
+    if settings["redis_server_tls"]:
+        problems += [
+            f"{var}: required because redis_server_tls is true"
+            for var in (
+                "redis_server_tls_certificate",
+                "redis_server_tls_private_key",
+                "redis_server_tls_ca_certificate",
+            )
+            if not settings[var]
+        ]
+    problems += _user_problems(settings, [i.get("name") for i in instances])
+    return problems
+
+
+def _hashed(password: str) -> str:
+    return "#" + hashlib.sha256(password.encode()).hexdigest()
+
+
+def redis_server_acl(instance_name: str, settings: dict[str, Any]) -> list[str]:
+    """The aclfile lines of one instance: default user off, admin, replication, app users."""
+    lines = [
+        "user default off resetkeys resetchannels -@all",
+        f"user {settings['redis_server_admin_user']} on {_hashed(settings['redis_server_admin_password'])} "
+        "~* &* +@all",
+    ]
+    if settings["redis_server_replication_password"]:
+        lines.append(
+            f"user {settings['redis_server_replication_user']} on "
+            f"{_hashed(settings['redis_server_replication_password'])} resetkeys resetchannels "
+            "-@all +psync +replconf +ping"
+        )
+    for user in settings["redis_server_users"] or []:
+        if user.get("instances") and instance_name not in user["instances"]:
+            continue
+        keys = " ".join(k if k.startswith(("~", "%")) else f"~{k}" for k in user["keys"])
+        channels = " ".join(c if c.startswith("&") else f"&{c}" for c in user.get("channels") or [])
+        lines.append(
+            f"user {user['name']} on {_hashed(user['password'])} resetkeys {keys} resetchannels"
+            f"{' ' + channels if channels else ''} -@all {user.get('commands') or DEFAULT_COMMANDS}"
+        )
+    return lines
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "redis_server_effective": redis_server_effective,
+            "redis_server_problems": redis_server_problems,
+            "redis_server_acl": redis_server_acl,
+        }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The main job (`make lab`): bring the lab containers up and run site.yml on
+# inventories/lab, then say where things are. `make lab-down` removes the lab.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "${CW_ROOT}"
+
+action="${1:-up}"
+inventory="${CW_INVENTORY:-inventories/lab}"
+
+bash scripts/venv.sh
+use_venv
+bash scripts/docker-engine.sh
+
+case "${action}" in
+  up)
+    step "Test images"
+    bash scripts/images.sh
+    step "Lab containers (playbooks/lab_up.yml)"
+    ansible-playbook -i "${inventory}" playbooks/lab_up.yml
+    step "site.yml on ${inventory}"
+    t=$(now)
+    ansible-playbook -i "${inventory}" site.yml "${@:2}"
+    step "Lab ready (site.yml took $(( $(now) - t ))s)"
+    info "containers: $(docker ps --filter label=cachewright.lab=true --format '{{.Names}}' | sort | paste -sd' ' -)"
+    info "shell on a host: docker exec -it cw-lab-mc-1 bash"
+    info "remove the lab: make lab-down"
+    ;;
+  down)
+    step "Removing the lab (playbooks/lab_down.yml)"
+    ansible-playbook -i "${inventory}" playbooks/lab_down.yml
+    ;;
+  *)
+    die "usage: scripts/lab.sh up|down [ansible-playbook options]"
+    ;;
+esac

@@ -1,0 +1,37 @@
+"""roles/memcached refuses bad input before it changes anything, naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roles_input import run_role_check
+
+CASES: list[tuple[dict[str, Any], str]] = [
+    (
+        {"memcached_instances": [{"name": "a", "port": 11311}, {"name": "b", "port": 11311}]},
+        "memcached_instances[1].port: 11311 is already used",
+    ),
+    (
+        {"memcached_instances": [{"name": "a", "port": 11311, "memory_mb": 0}]},
+        "memcached_instances[0].memory_mb",
+    ),
+    (
+        {"memcached_instances": [{"name": "a", "port": 11311, "memory_mb": 10_000_000}]},
+        "more than this host's",
+    ),
+    ({"memcached_tls": True}, "memcached_tls_certificate: required because TLS is on"),
+    ({"memcached_sasl": True}, "memcached_sasl_users: SASL is on but no user"),
+    ({"memcached_instances": [{"name": "a", "port": "eleven"}]}, "port"),
+]
+
+
+@pytest.mark.parametrize(("role_vars", "message"), CASES)
+def test_bad_input_fails_before_any_change(role_vars: dict[str, Any], message: str, tmp_path: Path) -> None:
+    run = run_role_check("memcached", role_vars, tmp_path)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    assert message in output, output
+    assert "changed=0" in output, output
