@@ -1,0 +1,174 @@
+"""roles/redis_server/filter_plugins/redis_server_instances.py: defaults, problems, ACL."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from conftest import load_plugin
+
+rs = load_plugin("roles/redis_server/filter_plugins/redis_server_instances.py")
+
+SETTINGS: dict[str, Any] = {
+    "redis_server_memory_percent": 50,
+    "redis_server_databases": 16,
+    "redis_server_extra_config": {},
+    "redis_server_tls": False,
+    "redis_server_tls_keep_plain_port": False,
+    "redis_server_tls_certificate": "",
+    "redis_server_tls_private_key": "",
+    "redis_server_tls_ca_certificate": "",
+    "redis_server_admin_user": "cw-admin",
+    "redis_server_admin_password": "admin-secret",
+    "redis_server_replication_user": "cw-replication",
+    "redis_server_replication_password": "",
+    "redis_server_users": [{"name": "app", "password": "app-secret", "keys": ["app:*"]}],
+}
+INVENTORY = {"r1": ["cache", "sessions"], "r2": ["cache"]}
+
+
+def settings(**changes: Any) -> dict[str, Any]:
+    return {**SETTINGS, **changes}
+
+
+def problems(
+    instances: list[dict[str, Any]], host: str = "r1", memtotal: int = 4096, **changes: Any
+) -> list[str]:
+    return rs.redis_server_problems(instances, settings(**changes), memtotal, host, INVENTORY)
+
+
+def test_purposes_set_policy_and_persistence() -> None:
+    eff = rs.redis_server_effective(
+        [{"name": "cache", "port": 1}, {"name": "sessions", "port": 2, "purpose": "sessions"}], SETTINGS, 8000
+    )
+    assert (eff[0]["maxmemory_policy"], eff[0]["persistence"]) == ("allkeys-lru", "none")
+    assert (eff[1]["maxmemory_policy"], eff[1]["persistence"]) == ("volatile-lru", "aof")
+    assert eff[0]["maxmemory_mb"] == eff[1]["maxmemory_mb"] == 2000
+
+
+def test_instance_values_beat_purpose_defaults() -> None:
+    eff = rs.redis_server_effective(
+        [
+            {
+                "name": "s",
+                "port": 1,
+                "purpose": "sessions",
+                "maxmemory_policy": "noeviction",
+                "maxmemory_mb": 64,
+            }
+        ],
+        SETTINGS,
+        8000,
+    )
+    assert eff[0]["maxmemory_policy"] == "noeviction" and eff[0]["maxmemory_mb"] == 64
+
+
+def test_tls_only_moves_the_port_to_tls() -> None:
+    eff = rs.redis_server_effective([{"name": "c", "port": 6390}], settings(redis_server_tls=True), 8000)
+    assert (eff[0]["redis_port"], eff[0]["redis_tls_port"]) == (0, 6390)
+    both = rs.redis_server_effective(
+        [{"name": "c", "port": 6379, "tls_port": 6390}],
+        settings(redis_server_tls=True, redis_server_tls_keep_plain_port=True),
+        8000,
+    )
+    assert (both[0]["redis_port"], both[0]["redis_tls_port"]) == (6379, 6390)
+
+
+def test_good_input_has_no_problems() -> None:
+    assert problems([{"name": "cache", "port": 6379}]) == []
+
+
+def test_replica_of_another_host_is_fine_with_a_replication_password() -> None:
+    replica = [{"name": "cache", "port": 6379, "replicaof": {"host": "r1", "instance": "cache"}}]
+    assert problems(replica, host="r2", redis_server_replication_password="repl-secret") == []
+
+
+@pytest.mark.parametrize(
+    ("instances", "changes", "expected"),
+    [
+        (
+            [{"name": "a", "port": 1}, {"name": "b", "port": 1}],
+            {},
+            "redis_server_instances[1].port: 1 is already used",
+        ),
+        (
+            [{"name": "a", "port": 1, "cluster_enabled": True}, {"name": "b", "port": 10001}],
+            {},
+            "cluster bus",
+        ),
+        (
+            [{"name": "cache", "port": 1, "replicaof": {"host": "r1", "instance": "cache"}}],
+            {},
+            "cannot replicate itself",
+        ),
+        (
+            [{"name": "a", "port": 1, "replicaof": {"host": "r9", "instance": "cache"}}],
+            {},
+            "'r9' is not in the inventory",
+        ),
+        (
+            [{"name": "a", "port": 1, "replicaof": {"host": "r2", "instance": "nope"}}],
+            {},
+            "has no instance 'nope'",
+        ),
+        (
+            [{"name": "a", "port": 1, "replicaof": {"host": "r2", "instance": "cache"}}],
+            {},
+            "redis_server_replication_password",
+        ),
+        ([{"name": "a", "port": 1}], {"redis_server_tls": True}, "redis_server_tls_certificate: required"),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_users": [{"name": "bad user", "password": "x", "keys": ["a:*"]}]},
+            "redis_server_users[0].name",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_users": [{"name": "app", "password": "", "keys": ["a:*"]}]},
+            "redis_server_users[0].password: required",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_users": [{"name": "app", "password": "has space", "keys": ["a:*"]}]},
+            "contains white space",
+        ),
+        ([{"name": "a", "port": 1, "maxmemory_mb": 999999}], {}, "more than this host's"),
+        ([{"name": "a", "port": 1, "maxmemory_policy": "lru-please"}], {}, "is not an eviction policy"),
+        ([{"name": "a", "port": 1, "purpose": "misc"}], {}, "purpose: 'misc'"),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_admin_password": ""},
+            "redis_server_admin_password: required",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_tls": True, "redis_server_tls_keep_plain_port": True},
+            "tls_port: required",
+        ),
+    ],
+)
+def test_bad_input_names_the_variable(
+    instances: list[dict[str, Any]], changes: dict[str, Any], expected: str
+) -> None:
+    found = problems(instances, **changes)
+    assert any(expected in p for p in found), found
+
+
+def test_acl_switches_the_default_user_off_and_hashes_passwords() -> None:
+    lines = rs.redis_server_acl("cache", settings(redis_server_replication_password="repl"))
+    assert lines[0].startswith("user default off")
+    assert "admin-secret" not in "\n".join(lines) and "app-secret" not in "\n".join(lines)
+    digest = hashlib.sha256(b"app-secret").hexdigest()
+    app = next(line for line in lines if line.startswith("user app "))
+    assert f"#{digest}" in app and "~app:*" in app and app.endswith("-@all +@all -@dangerous")
+    assert any(line.startswith("user cw-replication on") and "+psync" in line for line in lines)
+
+
+def test_acl_user_limited_to_some_instances() -> None:
+    users = [{"name": "only", "password": "p", "keys": ["x:*"], "instances": ["sessions"]}]
+    assert not any(
+        "only" in line for line in rs.redis_server_acl("cache", settings(redis_server_users=users))
+    )
+    assert any("only" in line for line in rs.redis_server_acl("sessions", settings(redis_server_users=users)))
