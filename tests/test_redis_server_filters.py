@@ -172,3 +172,17 @@ def test_acl_user_limited_to_some_instances() -> None:
         "only" in line for line in rs.redis_server_acl("cache", settings(redis_server_users=users))
     )
     assert any("only" in line for line in rs.redis_server_acl("sessions", settings(redis_server_users=users)))
+
+
+def test_sentinel_user_gets_only_what_sentinel_needs() -> None:
+    lines = rs.redis_server_acl(
+        "cache", settings(redis_server_sentinel_user="cw-sentinel", redis_server_sentinel_password="s")
+    )
+    sentinel = next(line for line in lines if line.startswith("user cw-sentinel on"))
+    assert (
+        "-@all" in sentinel
+        and "+slaveof" in sentinel
+        and "+config|rewrite" in sentinel
+        and "~" not in sentinel
+    )
+    assert not any("cw-sentinel" in line for line in rs.redis_server_acl("cache", SETTINGS))

@@ -171,7 +171,12 @@ def _user_problems(settings: dict[str, Any], names: list[str]) -> list[str]:
         for var in ("redis_server_admin_password", "redis_server_replication_password")
         if any(c.isspace() for c in str(settings[var]))
     ]
-    seen = {settings["redis_server_admin_user"], settings["redis_server_replication_user"], "default"}
+    seen = {
+        settings["redis_server_admin_user"],
+        settings["redis_server_replication_user"],
+        settings.get("redis_server_sentinel_user", "cw-sentinel"),
+        "default",
+    }
     for index, user in enumerate(settings["redis_server_users"] or []):
         problems += _app_user_problems(index, user, seen, names)
     return problems
@@ -238,6 +243,14 @@ def redis_server_acl(instance_name: str, settings: dict[str, Any]) -> list[str]:
             f"user {settings['redis_server_replication_user']} on "
             f"{_hashed(settings['redis_server_replication_password'])} resetkeys resetchannels "
             "-@all +psync +replconf +ping"
+        )
+    if settings.get("redis_server_sentinel_password"):
+        # What Redis's documentation lists for Sentinel's user.
+        lines.append(
+            f"user {settings['redis_server_sentinel_user']} on "
+            f"{_hashed(settings['redis_server_sentinel_password'])} "
+            "allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info "
+            "+client|setname +client|kill +script|kill"
         )
     for user in settings["redis_server_users"] or []:
         if user.get("instances") and instance_name not in user["instances"]:

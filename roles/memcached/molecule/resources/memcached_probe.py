@@ -13,43 +13,15 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import pylibmc
+from cw_checks import FAILURES, check, expect_error, report
 from pymemcache.client.base import Client
 from pymemcache.client.hash import HashClient
 
-FAILURES: list[str] = []
 # As Django's PyMemcacheCache: wait for every reply (noreply would hide refusals).
 CLIENT_OPTIONS: dict[str, Any] = {"connect_timeout": 3, "timeout": 3, "default_noreply": False}
-
-
-def check(label: str, func: Callable[[], Any]) -> None:
-    try:
-        func()
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, not raised
-        FAILURES.append(f"{label}: {type(exc).__name__}: {exc}")
-        print(f"FAIL {label}: {type(exc).__name__}: {exc}")
-    else:
-        print(f"ok   {label}")
-
-
-def expect_error(label: str, func: Callable[[], Any], match: str = "") -> None:
-    """The call must fail, and its error must contain `match` (type name or message)."""
-
-    def inverted() -> None:
-        try:
-            func()
-        except Exception as exc:
-            said = f"{type(exc).__name__}: {exc}"
-            if match not in said:
-                raise AssertionError(f"refused, but not with {match!r}: {said}") from exc
-            print(f"     ({label} refused as expected: {said})")
-            return
-        raise AssertionError("succeeded, but must be refused")
-
-    check(label, inverted)
 
 
 def tls_context(ca: str | None) -> ssl.SSLContext:
@@ -214,8 +186,7 @@ def main(spec_path: str) -> int:
         check(
             f"{target['host']}:{target['port']} UDP closed", lambda t=target: udp_closed(t["host"], t["port"])
         )
-    print(f"{len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    return report()
 
 
 def sasl_main(spec_path: str, where: str) -> int:
@@ -233,7 +204,7 @@ def sasl_main(spec_path: str, where: str) -> int:
         "AUTHENTICATION FAILURE",
     )
     expect_error(f"{where} unauthenticated text protocol", lambda: sasl_anonymous(server))
-    return 1 if FAILURES else 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -12,38 +12,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import redis
-
-FAILURES: list[str] = []
-
-
-def check(label: str, func: Callable[[], Any]) -> None:
-    try:
-        func()
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, not raised
-        FAILURES.append(f"{label}: {type(exc).__name__}: {exc}")
-        print(f"FAIL {label}: {type(exc).__name__}: {exc}")
-    else:
-        print(f"ok   {label}")
-
-
-def expect_error(label: str, func: Callable[[], Any], match: str) -> None:
-    """The call must fail with an error whose type name or message contains `match`."""
-
-    def inverted() -> None:
-        try:
-            func()
-        except Exception as exc:
-            said = f"{type(exc).__name__}: {exc}"
-            if match.lower() not in said.lower():
-                raise AssertionError(f"refused, but not with {match!r}: {said}") from exc
-            return
-        raise AssertionError("succeeded, but must be refused")
-
-    check(label, inverted)
+from cw_checks import check, expect_error, report
 
 
 def connect(server: dict[str, Any], spec: dict[str, Any], **overrides: Any) -> redis.Redis:
@@ -58,6 +30,8 @@ def connect(server: dict[str, Any], spec: dict[str, Any], **overrides: Any) -> r
     }
     if server["tls"]:
         kwargs.update(ssl=True, ssl_ca_certs=spec["ca"], ssl_cert_reqs="required")
+        if spec.get("client_cert"):
+            kwargs.update(ssl_certfile=spec["client_cert"], ssl_keyfile=spec["client_key"])
     kwargs.update(overrides)
     return redis.Redis(**kwargs)
 
@@ -87,6 +61,8 @@ def redis_cli_round_trip(server: dict[str, Any], spec: dict[str, Any]) -> None:
             "--pass", spec["app_password"], "--no-auth-warning"]  # fmt: skip
     if server["tls"]:
         base += ["--tls", "--cacert", spec["ca"]]
+        if spec.get("client_cert"):
+            base += ["--cert", spec["client_cert"], "--key", spec["client_key"]]
     key = f"{spec['prefix']}cli:{uuid.uuid4().hex}"
     for command, want in ((["SET", key, "v", "EX", "60"], "OK"), (["GET", key], "v"), (["DEL", key], "1")):
         out = subprocess.run(base + command, capture_output=True, text=True, timeout=10, check=False)
@@ -140,6 +116,12 @@ def tls_checks(server: dict[str, Any], spec: dict[str, Any]) -> None:
         lambda: connect(server, spec, host=spec["wrong_name"]).ping(),
         "match",
     )
+    if spec.get("client_cert"):
+        expect_error(
+            f"{where} TLS without a client certificate (tls-auth-clients yes)",
+            lambda: connect(server, spec, ssl_certfile=None, ssl_keyfile=None).ping(),
+            "Error",
+        )
     expect_error(
         f"{where} plain text to the TLS port",
         lambda: connect(server, spec, ssl=False).ping(),
@@ -190,8 +172,7 @@ def main(spec_path: str) -> int:
             tls_checks(server, spec)
     if spec.get("primary"):
         replication_checks(spec)
-    print(f"{len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    return report()
 
 
 if __name__ == "__main__":

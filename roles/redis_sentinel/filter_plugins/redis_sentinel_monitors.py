@@ -1,0 +1,120 @@
+"""Filters of roles/redis_sentinel: each monitor's settings and primary, input problems.
+
+Tested by tests/test_redis_sentinel_filters.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+TUNABLES = {
+    "quorum": "redis_sentinel_quorum",
+    "down_after_milliseconds": "redis_sentinel_down_after_milliseconds",
+    "failover_timeout": "redis_sentinel_failover_timeout",
+    "parallel_syncs": "redis_sentinel_parallel_syncs",
+}
+
+
+def _primary_instance(hostvars: Mapping[str, Any], host: str, instance: str) -> dict[str, Any] | None:
+    if host not in hostvars:
+        return None
+    for candidate in hostvars[host].get("redis_server_instances") or []:
+        if candidate.get("name") == instance:
+            return dict(candidate)
+    return None
+
+
+def redis_sentinel_effective(
+    monitors: list[dict[str, Any]], settings: dict[str, Any], hostvars: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Every monitor with its tunables and the address and port of its primary."""
+    result = []
+    for monitor in monitors:
+        host = hostvars.get(monitor["host"], {})
+        instance = _primary_instance(hostvars, monitor["host"], monitor["instance"]) or {}
+        facts = host.get("ansible_facts", {}) or {}
+        address = host.get("redis_server_address") or (facts.get("default_ipv4") or {}).get("address")
+        effective = {
+            "name": monitor["name"],
+            "host": monitor["host"],
+            "instance": monitor["instance"],
+            "address": address or monitor["host"],
+            "port": int(instance.get("port", 0)),
+        }
+        for key, var in TUNABLES.items():
+            value = monitor.get(key)
+            effective[key] = int(settings[var] if value is None else value)
+        result.append(effective)
+    return result
+
+
+def redis_sentinel_problems(
+    monitors: list[dict[str, Any]], settings: dict[str, Any], hostvars: Mapping[str, Any], sentinels: int
+) -> list[str]:
+    """Every problem of the input, naming the variable; [] when all is well."""
+    problems = []
+    if not settings["redis_sentinel_password"]:
+        problems.append("redis_sentinel_password: required (clients and the other Sentinels log in with it)")
+    if not settings["redis_sentinel_auth_password"]:
+        problems.append(
+            "redis_sentinel_auth_password: required (set redis_server_sentinel_password, so that the "
+            "Redis instances have Sentinel's user)"
+        )
+    if sentinels < 3:
+        problems.append(f"redis_sentinel: {sentinels} Sentinel host(s) in the play; at least 3 are needed")
+    seen: set[str] = set()
+    for index, monitor in enumerate(monitors):
+        where = f"redis_sentinel_monitors[{index}]"
+        name = monitor.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.append(f"{where}.name: {name!r} is not a valid master name")
+        elif name in seen:
+            problems.append(f"{where}.name: {name!r} is monitored twice")
+        else:
+            seen.add(name)
+        if monitor.get("host") not in hostvars:
+            problems.append(f"{where}.host: {monitor.get('host')!r} is not in the inventory")
+        elif _primary_instance(hostvars, monitor["host"], monitor.get("instance", "")) is None:
+            problems.append(
+                f"{where}.instance: host {monitor['host']!r} has no redis_server instance "
+                f"{monitor.get('instance')!r}"
+            )
+        quorum = monitor.get("quorum") or settings["redis_sentinel_quorum"]
+        if not 1 <= int(quorum) <= max(sentinels, 1):
+            problems.append(f"{where}.quorum: {quorum} is not between 1 and the {sentinels} Sentinels")
+    return problems
+
+
+def redis_sentinel_set_args(
+    monitor: dict[str, Any], master_lines: list[str], auth_user: str, auth_password: str
+) -> list[str]:
+    """The `SENTINEL SET <name> ...` arguments that bring Sentinel to the wanted settings.
+
+    master_lines is the output of `SENTINEL MASTER <name>` (field and value on alternate
+    lines), or an error when Sentinel did not know the primary before this run: then
+    every tunable and Sentinel's credentials are set.
+    """
+    new = not master_lines or master_lines[0].startswith("ERR")
+    now = {} if new else dict(zip(master_lines[0::2], master_lines[1::2], strict=False))
+    args: list[str] = []
+    for key in TUNABLES:
+        field = key.replace("_", "-")
+        if now.get(field) != str(monitor[key]):
+            args += [field, str(monitor[key])]
+    if new:
+        args += ["auth-user", auth_user, "auth-pass", auth_password]
+    return args
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "redis_sentinel_effective": redis_sentinel_effective,
+            "redis_sentinel_problems": redis_sentinel_problems,
+            "redis_sentinel_set_args": redis_sentinel_set_args,
+        }

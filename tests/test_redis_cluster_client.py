@@ -1,0 +1,135 @@
+"""cachewright_django.redis_cluster.RedisClusterClient: the whole Django cache API on a
+live 6-node Redis Cluster (tests/redis_cluster_fixture.py), including a failover."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import django
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "django_settings"))
+
+from redis_cluster_fixture import APP_PASSWORD, APP_USER, LocalCluster  # noqa: E402
+
+if shutil.which("redis-server") is None:
+    pytest.fail("redis-server is not installed (scripts/test.sh installs it)", pytrace=False)
+
+if not settings.configured:
+    settings.configure(CACHES={}, USE_TZ=True)
+    django.setup()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    local = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def cache(cluster: LocalCluster) -> Any:
+    from django_redis.cache import RedisCache  # noqa: PLC0415 - after settings.configure()
+
+    backend = RedisCache(
+        [f"redis://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{p}" for p in cluster.ports[:2]],
+        {
+            "KEY_PREFIX": "cwtest",
+            "OPTIONS": {
+                "CLIENT_CLASS": "cachewright_django.redis_cluster.RedisClusterClient",
+                "SOCKET_TIMEOUT": 2,
+            },
+        },
+    )
+    yield backend
+    backend.clear()
+    backend.close()
+
+
+def test_keys_spread_over_every_primary(cache: Any, cluster: LocalCluster) -> None:
+    data = {f"spread-{i}": i for i in range(300)}
+    cache.set_many(data, 60)
+    holders = [p for p in cluster.primaries() if cluster.node(p).dbsize() > 0]
+    assert len(holders) == 3, holders
+
+
+def test_single_key_api(cache: Any) -> None:
+    cache.set("a", {"x": 1}, 60)
+    assert cache.get("a") == {"x": 1}
+    assert cache.add("a", "other") is False
+    assert cache.add("b", "new", 60) is True
+    assert cache.has_key("b")
+    assert cache.touch("b", 120)
+    assert 0 < cache.ttl("b") <= 120
+    assert cache.expire("b", 30) and 0 < cache.ttl("b") <= 30
+    assert cache.persist("b") and cache.ttl("b") is None
+    cache.set("n", 10, 60)
+    assert cache.incr("n") == 11 and cache.decr("n", 5) == 6
+    assert cache.delete("n") and cache.get("n") is None
+    with pytest.raises(ValueError, match="not found"):
+        cache.incr("missing")
+
+
+def test_multi_key_api_across_slots(cache: Any) -> None:
+    data = {f"multi-{i}": f"value-{i}" for i in range(50)}
+    cache.set_many(data, 60)
+    assert cache.get_many(list(data)) == data
+    assert cache.get_many([*list(data)[:3], "absent"]) == {k: data[k] for k in list(data)[:3]}
+    assert cache.delete_many(list(data)[:25]) == 25
+    assert cache.get_many(list(data)) == {k: data[k] for k in list(data)[25:]}
+
+
+def test_pattern_api_over_all_primaries(cache: Any) -> None:
+    cache.set_many({f"pat-{i}": i for i in range(40)}, 60)
+    assert sorted(cache.keys("pat-*")) == sorted(f"pat-{i}" for i in range(40))
+    assert len(list(cache.iter_keys("pat-*"))) == 40
+    assert cache.delete_pattern("pat-*") == 40
+    assert cache.keys("pat-*") == []
+
+
+def test_clear_empties_every_primary(cache: Any, cluster: LocalCluster) -> None:
+    cache.set_many({f"clear-{i}": i for i in range(60)}, 60)
+    cache.clear()
+    assert all(cluster.node(p).dbsize() == 0 for p in cluster.primaries())
+
+
+def test_version_and_prefix_in_keys(cache: Any, cluster: LocalCluster) -> None:
+    cache.set("versioned", "v2", 60, version=2)
+    assert cache.get("versioned") is None and cache.get("versioned", version=2) == "v2"
+    raw = [k for p in cluster.primaries() for k in cluster.node(p).keys("*versioned*")]
+    assert raw == [b"cwtest:2:versioned"]
+
+
+def test_survives_a_primary_failover(cache: Any, cluster: LocalCluster) -> None:
+    """Writes acknowledged by a replica (WAIT 1) are still readable after their primary dies."""
+    client = cache.client.get_client()
+    data = {f"failover-{i}": i for i in range(200)}
+    cache.set_many(data, 300)
+    for primary in cluster.primaries():
+        cluster.node(primary).execute_command("WAIT", 1, 2000)
+    victim = cluster.primaries()[0]
+    cluster.kill(victim)
+    started = time.monotonic()
+    cluster.wait_ok(20)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            assert cache.get_many(list(data)) == data
+            break
+        except Exception:  # the client rediscovers the slots after MOVED/connection errors
+            if time.monotonic() > deadline:
+                raise
+            client.nodes_manager.initialize()
+            time.sleep(0.5)
+    print(f"failover of primary {victim}: every key readable after {time.monotonic() - started:.1f}s")
+    assert len(cluster.primaries()) == 3

@@ -1,0 +1,68 @@
+"""roles/redis_sentinel/filter_plugins/redis_sentinel_monitors.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import load_plugin
+
+rsm = load_plugin("roles/redis_sentinel/filter_plugins/redis_sentinel_monitors.py")
+
+SETTINGS: dict[str, Any] = {
+    "redis_sentinel_password": "s",
+    "redis_sentinel_auth_password": "a",
+    "redis_sentinel_quorum": 2,
+    "redis_sentinel_down_after_milliseconds": 5000,
+    "redis_sentinel_failover_timeout": 60000,
+    "redis_sentinel_parallel_syncs": 1,
+}
+HOSTVARS = {
+    "r1": {
+        "redis_server_instances": [{"name": "cache", "port": 6379}],
+        "ansible_facts": {"default_ipv4": {"address": "10.0.0.1"}},
+    },
+    "r2": {"redis_server_instances": [{"name": "cache", "port": 6379}], "redis_server_address": "10.9.9.9"},
+}
+MONITOR = {"name": "cache", "host": "r1", "instance": "cache"}
+
+
+def test_effective_monitor_has_primary_address_port_and_defaults() -> None:
+    (eff,) = rsm.redis_sentinel_effective([{**MONITOR, "quorum": 3}], SETTINGS, HOSTVARS)
+    assert (eff["address"], eff["port"], eff["quorum"], eff["down_after_milliseconds"]) == (
+        "10.0.0.1",
+        6379,
+        3,
+        5000,
+    )
+    (other,) = rsm.redis_sentinel_effective([{**MONITOR, "host": "r2"}], SETTINGS, HOSTVARS)
+    assert other["address"] == "10.9.9.9"
+
+
+def test_problems() -> None:
+    assert rsm.redis_sentinel_problems([MONITOR], SETTINGS, HOSTVARS, 3) == []
+    found = rsm.redis_sentinel_problems(
+        [MONITOR, MONITOR, {**MONITOR, "name": "x", "host": "r9"}, {**MONITOR, "name": "y", "instance": "z"}],
+        {**SETTINGS, "redis_sentinel_password": ""},
+        HOSTVARS,
+        2,
+    )
+    text = "\n".join(found)
+    for expected in (
+        "redis_sentinel_password: required",
+        "at least 3 are needed",
+        "redis_sentinel_monitors[1].name: 'cache' is monitored twice",
+        "redis_sentinel_monitors[2].host: 'r9' is not in the inventory",
+        "redis_sentinel_monitors[3].instance",
+    ):
+        assert expected in text, text
+
+
+def test_set_args_for_a_new_and_a_known_primary() -> None:
+    (eff,) = rsm.redis_sentinel_effective([MONITOR], SETTINGS, HOSTVARS)
+    new = rsm.redis_sentinel_set_args(eff, ["ERR No such master with that name"], "cw-sentinel", "pw")
+    assert new[-4:] == ["auth-user", "cw-sentinel", "auth-pass", "pw"] and "quorum" in new
+    known = ["name", "cache", "quorum", "2", "down-after-milliseconds", "5000", "failover-timeout", "60000",
+             "parallel-syncs", "1"]  # fmt: skip
+    assert rsm.redis_sentinel_set_args(eff, known, "cw-sentinel", "pw") == []
+    known[3] = "3"
+    assert rsm.redis_sentinel_set_args(eff, known, "cw-sentinel", "pw") == ["quorum", "2"]
