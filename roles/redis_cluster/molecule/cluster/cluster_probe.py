@@ -35,7 +35,9 @@ def write(spec: dict[str, Any]) -> int:
         by_node.setdefault((node.host, node.port), []).append(key)
     acknowledged = []
     for (host, port), keys in by_node.items():
-        direct = redis.Redis(host=host, port=port, username=spec["app_user"], password=spec["app_password"])
+        direct = redis.Redis(
+            host=host, port=port, username=spec["app_user"], password=spec["app_password"], socket_timeout=15
+        )
         for key in keys:
             direct.set(key, key.encode())
         replicas = direct.execute_command("WAIT", 1, 5000)
