@@ -6,6 +6,8 @@ redis-server); every node listens on 127.0.0.1 only and is stopped after the tes
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import shutil
 import subprocess
 import time
@@ -13,9 +15,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 ADMIN_PASSWORD = "test-only-cluster-admin"
 APP_USER, APP_PASSWORD = "app", "test-only-cluster-app"
+
+
+def make_tls_files(directory: Path) -> Path:
+    """A throw-away CA and a certificate for 127.0.0.1 (ca.crt, node.crt, node.key)."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def build(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: object, ca: bool
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, node_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca_cert = build("test CA", ca_key, ca_name, ca_key, ca=True)
+    node_cert = build("127.0.0.1", node_key, ca_name, ca_key, ca=False)
+    (directory / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "node.crt").write_bytes(node_cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "node.key").write_bytes(
+        node_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return directory
 
 
 @dataclass
@@ -24,6 +69,7 @@ class LocalCluster:
 
     workdir: Path
     base_port: int = 30001
+    tls_dir: Path | None = None
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -34,8 +80,15 @@ class LocalCluster:
         node_dir = self.workdir / str(port)
         node_dir.mkdir(parents=True, exist_ok=True)
         config = node_dir / "redis.conf"
+        listen = f"port {port}\n"
+        if self.tls_dir:
+            listen = (
+                f"port 0\ntls-port {port}\ntls-cluster yes\ntls-replication yes\ntls-auth-clients no\n"
+                f"tls-cert-file {self.tls_dir}/node.crt\ntls-key-file {self.tls_dir}/node.key\n"
+                f"tls-ca-cert-file {self.tls_dir}/ca.crt\n"
+            )
         config.write_text(
-            f"bind 127.0.0.1\nport {port}\ndir {node_dir}\ncluster-enabled yes\n"
+            f"bind 127.0.0.1\n{listen}dir {node_dir}\ncluster-enabled yes\n"
             'cluster-config-file nodes.conf\ncluster-node-timeout 2000\nsave ""\nappendonly no\n'
             f"requirepass {ADMIN_PASSWORD}\nmasterauth {ADMIN_PASSWORD}\n"
             f"user {APP_USER} on >{APP_PASSWORD} ~* &* +@all\n",
@@ -48,15 +101,17 @@ class LocalCluster:
         )  # fmt: skip
 
     def node(self, port: int) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=port, password=ADMIN_PASSWORD, socket_timeout=2)
+        tls = {"ssl": True, "ssl_ca_certs": str(self.tls_dir / "ca.crt")} if self.tls_dir else {}
+        return redis.Redis(host="127.0.0.1", port=port, password=ADMIN_PASSWORD, socket_timeout=2, **tls)
 
     def start(self) -> None:
         for port in self.ports:
             self.start_node(port)
         for port in self.ports:
             self.wait(lambda port=port: self.node(port).ping(), 10)
+        tls = ["--tls", "--cacert", str(self.tls_dir / "ca.crt")] if self.tls_dir else []
         subprocess.run(
-            ["redis-cli", "-a", ADMIN_PASSWORD, "--no-auth-warning", "--cluster", "create",
+            ["redis-cli", *tls, "-a", ADMIN_PASSWORD, "--no-auth-warning", "--cluster", "create",
              *[f"127.0.0.1:{p}" for p in self.ports], "--cluster-replicas", "1", "--cluster-yes"],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip

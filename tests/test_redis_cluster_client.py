@@ -17,7 +17,7 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "django_settings"))
 
-from redis_cluster_fixture import APP_PASSWORD, APP_USER, LocalCluster  # noqa: E402
+from redis_cluster_fixture import APP_PASSWORD, APP_USER, LocalCluster, make_tls_files  # noqa: E402
 
 if shutil.which("redis-server") is None:
     pytest.fail("redis-server is not installed (scripts/test.sh installs it)", pytrace=False)
@@ -133,3 +133,38 @@ def test_survives_a_primary_failover(cache: Any, cluster: LocalCluster) -> None:
             time.sleep(0.5)
     print(f"failover of primary {victim}: every key readable after {time.monotonic() - started:.1f}s")
     assert len(cluster.primaries()) == 3
+
+
+def test_tls_cluster_with_acl_credentials(tmp_path: Path) -> None:
+    """rediss:// LOCATIONs turn TLS on; the CA comes through CONNECTION_POOL_KWARGS."""
+    from django_redis.cache import RedisCache  # noqa: PLC0415 - after settings.configure()
+
+    tls_dir = make_tls_files(tmp_path / "tls")
+    local = LocalCluster(tmp_path / "nodes", base_port=30101, tls_dir=tls_dir)
+    try:
+        local.start()
+        backend = RedisCache(
+            [f"rediss://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{local.ports[0]}"],
+            {
+                "KEY_PREFIX": "cwtls",
+                "OPTIONS": {
+                    "CLIENT_CLASS": "cachewright_django.redis_cluster.RedisClusterClient",
+                    "CONNECTION_POOL_KWARGS": {"ssl_ca_certs": str(tls_dir / "ca.crt")},
+                },
+            },
+        )
+        data = {f"tls-{i}": i for i in range(30)}
+        backend.set_many(data, 60)
+        assert backend.get_many(list(data)) == data
+        assert sorted(backend.keys("tls-*")) == sorted(data)
+        backend.clear()
+        assert backend.keys("tls-*") == []
+        backend.close()
+        unverified = RedisCache(
+            [f"rediss://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{local.ports[0]}"],
+            {"OPTIONS": {"CLIENT_CLASS": "cachewright_django.redis_cluster.RedisClusterClient"}},
+        )
+        with pytest.raises(Exception, match=r"(?i)certificate verify failed"):
+            unverified.get("tls-1")
+    finally:
+        local.stop()
