@@ -14,6 +14,8 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 command -v dockerd >/dev/null || apt_install docker.io
 if ! pgrep -x dockerd >/dev/null; then
+  # A dockerd that was killed (say, when a session ended) leaves its pid file behind.
+  rm -f /var/run/docker.pid
   info "starting dockerd in the background (log: /var/log/cachewright-dockerd.log)"
   nohup dockerd >/var/log/cachewright-dockerd.log 2>&1 &
 fi
