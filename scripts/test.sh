@@ -65,6 +65,7 @@ timed "ruff format" ruff format --check .
 
 step "pytest (the Redis Cluster client tests start redis-server processes on loopback)"
 command -v redis-server >/dev/null || apt_install redis-server
+command -v memcached >/dev/null || apt_install memcached
 timed "pytest" pytest -q
 
 step "Molecule scenarios"

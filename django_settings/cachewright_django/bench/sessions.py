@@ -1,0 +1,319 @@
+"""One worker's connection to what is measured, and the operations it can run.
+
+A session is opened inside the worker thread that uses it (clients are per thread, as a
+Django alias is per thread), maps key indices to the run's own key names and exposes
+each operation as ``call(indices) -> hits`` (hits: keys found by a read, else 0).
+
+Layers:
+
+- ``django``: a Django cache backend (an alias, or Django's built-in RedisCache built for
+  the comparison); every call passes ``version=BENCH_VERSION``;
+- ``raw-redis-py``: redis-py without Django (no key function, no pickling);
+- ``raw-pymemcache``: pymemcache's HashClient without Django.
+
+No session has a way to clear a cache: the bench never calls ``clear()``/FLUSHDB.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from cachewright_django.bench import BENCH_VERSION
+
+Operation = Callable[[Sequence[int]], int]
+_MISSING = object()
+
+
+class Session(Protocol):
+    """What the runner needs from a worker's connection."""
+
+    def operation(self, op: str) -> Operation:
+        """The callable for ``op`` (``get``, ``set_many``, ...)."""
+        ...
+
+    def populate(self, indices: Sequence[int], counters: bool = False) -> None:
+        """Write the values (or counters set to 0) of these keys, before a measured read."""
+        ...
+
+    def remove(self, indices: Sequence[int]) -> None:
+        """Delete these keys of the run (data and counters): the clean-up."""
+        ...
+
+    def close(self) -> None:
+        """Release the worker's connections."""
+        ...
+
+
+class KeySpace:
+    """The key names of one layer of one run: ``<prefix>k:<i>`` (data), ``<prefix>n:<i>`` (counters)."""
+
+    def __init__(self, prefix: str, keys: int) -> None:
+        self.prefix = prefix
+        self.data = [f"{prefix}k:{i}" for i in range(keys)]
+        self.counters = [f"{prefix}n:{i}" for i in range(keys)]
+
+
+class DjangoSession:
+    """A Django cache backend (an alias of ``caches``, or any BaseCache instance)."""
+
+    def __init__(self, cache: Any, space: KeySpace, value: bytes, timeout: int) -> None:
+        self.cache = cache
+        self.space = space
+        self.value = value
+        self.timeout = timeout
+
+    def operation(self, op: str) -> Operation:
+        """Bound callables over the Django cache API, ``version=BENCH_VERSION`` on each."""
+        cache, data, counters, value, timeout, v = (
+            self.cache,
+            self.space.data,
+            self.space.counters,
+            self.value,
+            self.timeout,
+            BENCH_VERSION,
+        )
+
+        def get(ix: Sequence[int]) -> int:
+            return int(cache.get(data[ix[0]], _MISSING, version=v) is not _MISSING)
+
+        def set_(ix: Sequence[int]) -> int:
+            cache.set(data[ix[0]], value, timeout, version=v)
+            return 0
+
+        def delete(ix: Sequence[int]) -> int:
+            cache.delete(data[ix[0]], version=v)
+            return 0
+
+        def add(ix: Sequence[int]) -> int:
+            cache.add(data[ix[0]], value, timeout, version=v)
+            return 0
+
+        def incr(ix: Sequence[int]) -> int:
+            cache.incr(counters[ix[0]], version=v)
+            return 0
+
+        def touch(ix: Sequence[int]) -> int:
+            return int(bool(cache.touch(data[ix[0]], timeout, version=v)))
+
+        def get_many(ix: Sequence[int]) -> int:
+            return len(cache.get_many([data[i] for i in ix], version=v))
+
+        def set_many(ix: Sequence[int]) -> int:
+            cache.set_many({data[i]: value for i in ix}, timeout, version=v)
+            return 0
+
+        def delete_many(ix: Sequence[int]) -> int:
+            cache.delete_many([data[i] for i in ix], version=v)
+            return 0
+
+        ops: dict[str, Operation] = {
+            "get": get,
+            "set": set_,
+            "delete": delete,
+            "add": add,
+            "incr": incr,
+            "touch": touch,
+            "get_many": get_many,
+            "set_many": set_many,
+            "delete_many": delete_many,
+        }
+        return ops[op]
+
+    def populate(self, indices: Sequence[int], counters: bool = False) -> None:
+        """set_many of the values (or of integer 0 counters), in the given batch."""
+        names = self.space.counters if counters else self.space.data
+        self.cache.set_many(
+            {names[i]: (0 if counters else self.value) for i in indices}, self.timeout, version=BENCH_VERSION
+        )
+
+    def remove(self, indices: Sequence[int]) -> None:
+        """delete_many of the run's own keys (never clear())."""
+        names = [self.space.data[i] for i in indices] + [self.space.counters[i] for i in indices]
+        self.cache.delete_many(names, version=BENCH_VERSION)
+
+    def close(self) -> None:
+        """Django's end-of-request close of the backend."""
+        self.cache.close()
+
+
+class RedisSession:
+    """redis-py without Django. Writes go to ``write``; reads to one of ``reads``
+    (django-redis's rule: a random replica when there are several LOCATIONs)."""
+
+    def __init__(
+        self, write: Any, reads: Sequence[Any], space: KeySpace, value: bytes, timeout: int, *, cluster: bool
+    ) -> None:
+        self.write = write
+        self.reads = list(reads) or [write]
+        self.space = space
+        self.value = value
+        self.timeout = timeout
+        self.cluster = cluster
+
+    def _reader(self) -> Any:
+        return self.reads[0] if len(self.reads) == 1 else random.choice(self.reads)
+
+    def operation(self, op: str) -> Operation:
+        """GET, SET EX, DEL, SET NX EX, INCR, EXPIRE, MGET, pipelined SET EX, DEL of many."""
+        w, data, counters, value, ttl = (
+            self.write,
+            self.space.data,
+            self.space.counters,
+            self.value,
+            self.timeout,
+        )
+        reader = self._reader
+        mget_name = "mget_nonatomic" if self.cluster else "mget"
+
+        def get(ix: Sequence[int]) -> int:
+            return int(reader().get(data[ix[0]]) is not None)
+
+        def set_(ix: Sequence[int]) -> int:
+            w.set(data[ix[0]], value, ex=ttl)
+            return 0
+
+        def delete(ix: Sequence[int]) -> int:
+            w.delete(data[ix[0]])
+            return 0
+
+        def add(ix: Sequence[int]) -> int:
+            w.set(data[ix[0]], value, ex=ttl, nx=True)
+            return 0
+
+        def incr(ix: Sequence[int]) -> int:
+            w.incr(counters[ix[0]])
+            return 0
+
+        def touch(ix: Sequence[int]) -> int:
+            return int(bool(w.expire(data[ix[0]], ttl)))
+
+        def get_many(ix: Sequence[int]) -> int:
+            found = getattr(reader(), mget_name)([data[i] for i in ix])
+            return sum(v is not None for v in found)
+
+        def set_many(ix: Sequence[int]) -> int:
+            pipe = w.pipeline(transaction=False)
+            for i in ix:
+                pipe.set(data[i], value, ex=ttl)
+            pipe.execute()
+            return 0
+
+        def delete_many(ix: Sequence[int]) -> int:
+            w.delete(*[data[i] for i in ix])
+            return 0
+
+        ops: dict[str, Operation] = {
+            "get": get,
+            "set": set_,
+            "delete": delete,
+            "add": add,
+            "incr": incr,
+            "touch": touch,
+            "get_many": get_many,
+            "set_many": set_many,
+            "delete_many": delete_many,
+        }
+        return ops[op]
+
+    def populate(self, indices: Sequence[int], counters: bool = False) -> None:
+        """Pipelined SET EX of the values (or 0 counters)."""
+        names = self.space.counters if counters else self.space.data
+        pipe = self.write.pipeline(transaction=False)
+        for i in indices:
+            pipe.set(names[i], 0 if counters else self.value, ex=self.timeout)
+        pipe.execute()
+
+    def remove(self, indices: Sequence[int]) -> None:
+        """DEL of the run's own keys."""
+        self.write.delete(*[self.space.data[i] for i in indices], *[self.space.counters[i] for i in indices])
+
+    def close(self) -> None:
+        """Close the worker's clients (and their pools)."""
+        for client in {id(c): c for c in [self.write, *self.reads]}.values():
+            client.close()
+
+
+class MemcacheSession:
+    """pymemcache's HashClient without Django (replies awaited, as Django does)."""
+
+    def __init__(self, client: Any, space: KeySpace, value: bytes, timeout: int) -> None:
+        self.client = client
+        self.space = space
+        self.value = value
+        self.timeout = timeout
+
+    def operation(self, op: str) -> Operation:
+        """get, set, delete, add, incr, touch, get_many, set_many, delete_many of pymemcache."""
+        c, data, counters, value, ttl = (
+            self.client,
+            self.space.data,
+            self.space.counters,
+            self.value,
+            self.timeout,
+        )
+
+        def get(ix: Sequence[int]) -> int:
+            return int(c.get(data[ix[0]]) is not None)
+
+        def set_(ix: Sequence[int]) -> int:
+            c.set(data[ix[0]], value, expire=ttl, noreply=False)
+            return 0
+
+        def delete(ix: Sequence[int]) -> int:
+            c.delete(data[ix[0]], noreply=False)
+            return 0
+
+        def add(ix: Sequence[int]) -> int:
+            c.add(data[ix[0]], value, expire=ttl, noreply=False)
+            return 0
+
+        def incr(ix: Sequence[int]) -> int:
+            c.incr(counters[ix[0]], 1, noreply=False)
+            return 0
+
+        def touch(ix: Sequence[int]) -> int:
+            return int(bool(c.touch(data[ix[0]], expire=ttl, noreply=False)))
+
+        def get_many(ix: Sequence[int]) -> int:
+            return len(c.get_many([data[i] for i in ix]))
+
+        def set_many(ix: Sequence[int]) -> int:
+            c.set_many({data[i]: value for i in ix}, expire=ttl, noreply=False)
+            return 0
+
+        def delete_many(ix: Sequence[int]) -> int:
+            c.delete_many([data[i] for i in ix], noreply=False)
+            return 0
+
+        ops: dict[str, Operation] = {
+            "get": get,
+            "set": set_,
+            "delete": delete,
+            "add": add,
+            "incr": incr,
+            "touch": touch,
+            "get_many": get_many,
+            "set_many": set_many,
+            "delete_many": delete_many,
+        }
+        return ops[op]
+
+    def populate(self, indices: Sequence[int], counters: bool = False) -> None:
+        """set_many of the values (or b"0" counters)."""
+        names = self.space.counters if counters else self.space.data
+        self.client.set_many(
+            {names[i]: (b"0" if counters else self.value) for i in indices},
+            expire=self.timeout,
+            noreply=False,
+        )
+
+    def remove(self, indices: Sequence[int]) -> None:
+        """delete_many of the run's own keys."""
+        names = [self.space.data[i] for i in indices] + [self.space.counters[i] for i in indices]
+        self.client.delete_many(names, noreply=False)
+
+    def close(self) -> None:
+        """Close the HashClient's sockets."""
+        self.client.close()

@@ -1,0 +1,114 @@
+"""The settings roles/django_cache renders for each inventory (prod, staging, lab).
+
+Each inventory is rendered on the controller by tests/playbooks/render_django_cache.yml
+(no host is touched), compared with the reviewed expectation in tests/data/django_cache/,
+and imported in a fresh Django process that builds every alias's backend.
+CW_UPDATE_EXPECTED=1 rewrites the expectations (review the diff before committing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+EXPECTED = ROOT / "tests" / "data" / "django_cache"
+PLAYBOOK = ROOT / "tests" / "playbooks" / "render_django_cache.yml"
+
+
+def render(inventory: str, out: Path) -> None:
+    command = ["ansible-playbook", "-i", f"inventories/{inventory}", str(PLAYBOOK), "-e", f"cw_out={out}"]
+    vault = ROOT / "inventories" / inventory / "vault-password.example"
+    if vault.exists():
+        command += ["--vault-password-file", str(vault)]
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module", params=["prod", "staging", "lab"])
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    out = tmp_path_factory.mktemp(request.param)
+    render(request.param, out)
+    return request.param, out
+
+
+def test_settings_match_the_reviewed_expectation(rendered: tuple[str, Path]) -> None:
+    inventory, out = rendered
+    hosts = sorted(p.stem for p in out.glob("*.json"))
+    assert hosts, f"no app host rendered for {inventory}"
+    for host in hosts:
+        plan = json.loads((out / f"{host}.json").read_text())
+        got = {
+            "CACHES": plan["caches"],
+            "session": plan["session"],
+            "tables": plan["tables"],
+            "dirs": plan["dirs"],
+        }
+        expected_file = EXPECTED / f"{inventory}-{host}.json"
+        if os.environ.get("CW_UPDATE_EXPECTED"):
+            expected_file.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
+        assert got == json.loads(expected_file.read_text()), (
+            f"{inventory}/{host} differs from {expected_file}"
+        )
+
+
+IMPORT_CHECK = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import django
+from django.conf import settings
+import cache_settings
+settings.configure(
+    CACHES=cache_settings.CACHES,
+    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    SESSION_ENGINE=getattr(cache_settings, "SESSION_ENGINE", "django.contrib.sessions.backends.db"),
+    SESSION_CACHE_ALIAS=getattr(cache_settings, "SESSION_CACHE_ALIAS", "default"),
+    USE_TZ=True,
+)
+django.setup()
+from django.core.cache import caches
+from django.core.management import call_command
+call_command("check", fail_level="WARNING")
+for alias, entry in cache_settings.CACHES.items():
+    backend = caches[alias]
+    name = type(backend).__module__ + "." + type(backend).__qualname__
+    assert name == entry["BACKEND"], (alias, name)
+    backend.make_and_validate_key("probe")
+    print(alias, name)
+"""
+
+
+def test_settings_load_in_a_fresh_django_process(rendered: tuple[str, Path], tmp_path: Path) -> None:
+    inventory, out = rendered
+    for module in out.glob("*.py"):
+        (tmp_path / "cache_settings.py").write_text(module.read_text())
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "django_settings")}
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORT_CHECK, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{inventory}/{module.name}: {done.stderr[-3000:]}"
+        assert "default" in done.stdout
+
+
+def test_secrets_come_from_the_inventory_not_the_test() -> None:
+    """The prod and staging settings hold passwords only through vault-referenced variables."""
+    for inventory in ("prod", "staging"):
+        for path in (ROOT / "inventories" / inventory).rglob("*.yml"):
+            text = path.read_text()
+            if text.startswith("$ANSIBLE_VAULT"):
+                continue
+            for line in text.splitlines():
+                if "password:" in line.lower() and "{{" not in line:
+                    pytest.fail(f"{path}: a password in plain text: {line.strip()}")
