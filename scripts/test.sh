@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command (`make test`): installs what it needs, then runs every check.
 #   venv -> collections (offline) -> Docker engine -> test images -> lint -> pytest ->
-#   every Molecule scenario (roles/*/molecule/* and molecule/*), stopping at the first failure.
-# CW_SCENARIOS="memcached:pool redis_server:default" runs only those scenarios.
+#   every Molecule scenario (roles/*/molecule/* and molecule/*), stopping at the first failure ->
+#   the README's main job end to end on the lab.
+# CW_SCENARIOS="memcached:pool redis_server:default" runs only those scenarios (CW_SCENARIOS=none:
+# none of them); CW_LAB=0 skips the lab run.
 # Logs of each scenario: .cache/logs/<role>-<scenario>.log
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -95,5 +97,20 @@ for entry in "${scenarios[@]}"; do
   IFS='|' read -r dir name label <<<"${entry}"
   timed "molecule ${label}" run_scenario "${dir}" "${name}" "${label}"
 done
-[ "${#scenarios[@]}" -gt 0 ] || die "no Molecule scenario matched CW_SCENARIOS='${CW_SCENARIOS:-}'"
+[ "${#scenarios[@]}" -gt 0 ] || [ -n "${CW_SCENARIOS:-}" ] || die "no Molecule scenario found"
+
+# The README's main job on the lab: lab up -> site.yml -> bench, a no-op rerun (changed=0),
+# --check --diff (no change), lab down. CW_LAB=0 skips it (e.g. while iterating on a role).
+if [ "${CW_LAB:-1}" != 0 ]; then
+  step "Lab: the main job end to end (tests/test_lab_main_job.py; log .cache/logs/lab.log)"
+  lab_e2e() {
+    if CW_LAB_E2E=1 pytest -q -s -p no:cacheprovider tests/test_lab_main_job.py >"${CW_ROOT}/.cache/logs/lab.log" 2>&1; then
+      grep -E '^lab: |passed|failed' "${CW_ROOT}/.cache/logs/lab.log" | sed 's/^/    /'
+      return 0
+    fi
+    tail -n 150 "${CW_ROOT}/.cache/logs/lab.log"
+    return 1
+  }
+  timed "lab main job (up, no-op, check, down)" lab_e2e
+fi
 step "All checks passed"
