@@ -8,7 +8,7 @@ export CW_ROOT := $(CURDIR)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-lab: ## The main job: lab containers up, then site.yml on inventories/lab
+lab: ## The main job: lab containers up, site.yml on inventories/lab, then the benchmark
 	@bash scripts/lab.sh up
 
 lab-down: ## Remove the lab containers and network

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job (`make lab`): bring the lab containers up and run site.yml on
-# inventories/lab, then say where things are. `make lab-down` removes the lab.
+# The main job (`make lab`): bring the lab containers up, run site.yml on inventories/lab,
+# then the post-deploy benchmark, and say where the settings and the report are.
+# `make lab-down` removes the lab.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "${CW_ROOT}"
@@ -21,8 +22,18 @@ case "${action}" in
     step "site.yml on ${inventory}"
     t=$(now)
     ansible-playbook -i "${inventory}" site.yml "${@:2}"
-    step "Lab ready (site.yml took $(( $(now) - t ))s)"
+    site_s=$(( $(now) - t ))
+    step "The post-deploy benchmark (playbooks/bench.yml)"
+    t=$(now)
+    ansible-playbook -i "${inventory}" playbooks/bench.yml
+    bench_s=$(( $(now) - t ))
+    results="bench/results/$(basename "${inventory}")"
+    report="$(ls -d "${results}"/*/ 2>/dev/null | sort | tail -n 1)report.html"
+    step "Lab ready (site.yml ${site_s}s, bench ${bench_s}s)"
     info "containers: $(docker ps --filter label=cachewright.lab=true --format '{{.Names}}' | sort | paste -sd' ' -)"
+    info "settings: /etc/cachewright/django/cache_settings.py on the app host"
+    info "          (docker exec cw-lab-app-1 cat /etc/cachewright/django/cache_settings.py)"
+    info "report: ${CW_ROOT}/${report}"
     info "shell on a host: docker exec -it cw-lab-mc-1 bash"
     info "remove the lab: make lab-down"
     ;;
