@@ -37,6 +37,12 @@ CEILING_LAYERS = ("raw-redis-py", "raw-pymemcache", "builtin-redis", "redis-benc
 # ---------------------------------------------------------------- formatting
 
 
+def ident_cells(r: dict[str, Any]) -> list[str]:
+    """The columns that name a measurement: host, alias, layer, op, size, distribution, concurrency."""
+    names = (r["host"], r["alias"], r["layer"], r["op"], str(r["value_size"]), r["distribution"])
+    return [*names, r["concurrency"]]
+
+
 def fmt_ops(value: float | None) -> str:
     """12,345 (ops/s)."""
     return "-" if value is None else f"{value:,.0f}"
@@ -336,13 +342,7 @@ class Report:
             lat = r.get("latency_us") or {}
             rows.append(
                 [
-                    r["host"],
-                    r["alias"],
-                    r["layer"],
-                    r["op"],
-                    str(r["value_size"]),
-                    r["distribution"],
-                    r["concurrency"],
+                    *ident_cells(r),
                     fmt_ops(r.get("ops_per_s")),
                     fmt_ms(lat.get("p50")),
                     fmt_ms(lat.get("p99")),
@@ -383,13 +383,7 @@ class Report:
             lat, old_lat = r.get("latency_us") or {}, before.get("latency_us") or {}
             rows.append(
                 [
-                    r["host"],
-                    r["alias"],
-                    r["layer"],
-                    r["op"],
-                    str(r["value_size"]),
-                    r["distribution"],
-                    r["concurrency"],
+                    *ident_cells(r),
                     fmt_ops(before.get("ops_per_s")),
                     fmt_ops(r.get("ops_per_s")),
                     fmt_change(pct_change(r.get("ops_per_s"), before.get("ops_per_s"))),

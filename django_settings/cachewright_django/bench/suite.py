@@ -149,6 +149,15 @@ class Suite:
 
     # ------------------------------------------------------------ planning
 
+    def _raw_base(self, alias: str) -> str:
+        """Where the raw layers' keys live: under the alias's KEY_PREFIX, like Django's keys.
+
+        A Redis ACL user is usually allowed only its app's prefix (``~django:*``): the raw
+        loops, the built-in comparison and redis-benchmark must stay inside it too.
+        """
+        key_prefix = getattr(self.get_cache(alias), "key_prefix", "") or ""
+        return f"{key_prefix}:{self.prefix}{alias}:" if key_prefix else f"{self.prefix}{alias}:"
+
     def _layers(self, alias: str, cache: Any, info: dict[str, Any]) -> tuple[list[Layer], Any]:
         opts = self.options
         base = f"{self.prefix}{alias}:"
@@ -173,7 +182,7 @@ class Suite:
             raw_ops = [op for op in opts.ops if op in opts.raw_ops]
             name = "raw-redis-py" if isinstance(target, RedisTarget) else "raw-pymemcache"
             if raw_ops:
-                space = KeySpace(f"{base}raw:", opts.keys)
+                space = KeySpace(f"{self._raw_base(alias)}raw:", opts.keys)
                 layers.append(Layer(name, raw_ops, space, self._raw_sessions(target, space)))
         elif opts.raw:
             self._skip(alias, "raw", info.get("raw_skipped") or "no raw ceiling for this backend")
@@ -202,15 +211,19 @@ class Suite:
             self._skip(alias, "builtin-redis", reason)
             return
         space = KeySpace(f"{base}bi:", opts.keys)
+        # The same KEY_PREFIX as the alias: its ACL user may write nothing else.
+        key_prefix = getattr(self.get_cache(alias), "key_prefix", "") or ""
         info["builtin"] = {
             "backend": "django.core.cache.backends.redis.RedisCache",
             "locations": [target.primary.url(), *[e.url() for e in target.reads if e is not target.primary]],
         }
 
         def sessions(value: bytes) -> Callable[[int], Session]:
-            return lambda _i: DjangoSession(
-                builtin_redis_cache(target, timeout=self.timeout), space, value, self.timeout
-            )
+            def session(_i: int) -> Session:
+                cache = builtin_redis_cache(target, key_prefix=key_prefix, timeout=self.timeout)
+                return DjangoSession(cache, space, value, self.timeout)
+
+            return session
 
         layers.append(Layer("builtin-redis", ops, space, sessions))
 
@@ -514,7 +527,7 @@ class Suite:
                         requests=opts.redis_benchmark_requests,
                         keys=opts.keys,
                         value_size=size,
-                        prefix=f"{self.prefix}{alias}:",
+                        prefix=self._raw_base(alias),
                         timeout=self.timeout,
                         cluster=cluster,
                     )
@@ -536,7 +549,7 @@ class Suite:
 
     def _benchmark_cleanup(self, alias: str, target: RedisTarget) -> None:
         """Delete the keys redis-benchmark wrote (our prefix only)."""
-        prefix = f"{self.prefix}{alias}:"
+        prefix = self._raw_base(alias)
         try:
             if target.topology == "cluster":
                 client = target.cluster_client()
