@@ -305,6 +305,11 @@ def test_pins_come_from_requirements() -> None:
             "database 'nodb' is not in DATABASES",
         ),
         ({"x": {"backend": "mongo"}}, {}, "backend 'mongo' is not one of"),
+        (
+            {"c": {"backend": "redis", "group": "redis", "topology": "replica"}},
+            {},
+            "topology 'replica' is not one of",
+        ),
         ({False: {"backend": "dummy"}}, {}, "alias name False is not a string"),
     ],
 )
@@ -314,10 +319,8 @@ def test_bad_declarations_are_named(aliases: dict[str, Any], kwargs: dict[str, A
 
 
 def test_no_default_alias() -> None:
-    hostvars, groups = inventory()
     result = plugin.django_cache_plan({"x": {"backend": "locmem"}}, {"redis": {}, "memcached": {}}, SETTINGS)
     assert result["problems"] == ["django_cache_aliases has no 'default' alias (Django requires one)"]
-    assert hostvars and groups
 
 
 def test_client_certificate_required_but_missing() -> None:

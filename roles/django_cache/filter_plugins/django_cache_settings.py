@@ -191,16 +191,14 @@ class _Plan:
         return files
 
 
-def _common(alias: str, spec: Mapping[str, Any], plan: _Plan, backend: str) -> dict[str, Any]:
+def _entry(backend: str, spec: Mapping[str, Any], plan: _Plan, keyed: bool = True) -> dict[str, Any]:
+    """BACKEND and TIMEOUT, and (for backends that store keys) KEY_PREFIX and VERSION."""
     entry: dict[str, Any] = {"BACKEND": backend}
     if "timeout" in spec:
         entry["TIMEOUT"] = spec["timeout"]
-    return entry
-
-
-def _keyed(entry: dict[str, Any], alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict[str, Any]:
-    entry["KEY_PREFIX"] = spec.get("key_prefix", plan.settings["key_prefix"])
-    entry["VERSION"] = int(spec.get("version", 1))
+    if keyed:
+        entry["KEY_PREFIX"] = spec.get("key_prefix", plan.settings["key_prefix"])
+        entry["VERSION"] = int(spec.get("version", 1))
     return entry
 
 
@@ -274,6 +272,9 @@ def _check_key_pattern(alias: str, plan: _Plan, user: dict, prefix: str) -> None
 
 def _redis_topology(alias: str, spec: Mapping[str, Any], plan: _Plan, pairs: list, sentinels: list) -> str:
     wanted = spec.get("topology", "auto")
+    if wanted not in REDIS_TOPOLOGIES:
+        plan.problem(alias, f"topology {wanted!r} is not one of {', '.join(REDIS_TOPOLOGIES)}")
+        return "single"
     inst = pairs[0][1]
     monitored = [m for s in sentinels for m in s["sentinel"]["monitors"] if _monitors(m, pairs)]
     if wanted == "auto":
@@ -391,7 +392,7 @@ def _redis_builtin(alias: str, spec: Mapping[str, Any], plan: _Plan, target: _Ta
     ordered = _redis_primary_first(alias, plan, pairs) if kind == "replicas" else pairs[:1]
     if not spec.get("read_from_replicas", True):
         ordered = ordered[:1]
-    entry = _keyed(_common(alias, spec, plan, DJANGO + "redis.RedisCache"), alias, spec, plan)
+    entry = _entry(DJANGO + "redis.RedisCache", spec, plan)
     locations = [_url(h, i, use_tls, None) for h, i in ordered]
     entry["LOCATION"] = locations[0] if len(locations) == 1 else locations
     options: dict[str, Any] = {
@@ -430,7 +431,7 @@ def _codecs(alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict[str, str]:
 def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target: _Target) -> dict | None:
     pairs, kind, use_tls, db, user = target.pairs, target.kind, target.use_tls, target.db, target.user
     sentinels = target.sentinels
-    entry = _keyed(_common(alias, spec, plan, "django_redis.cache.RedisCache"), alias, spec, plan)
+    entry = _entry("django_redis.cache.RedisCache", spec, plan)
     pool: dict[str, Any] = {
         "max_connections": int(spec.get("max_connections", 50)),
         "health_check_interval": 30,
@@ -532,7 +533,7 @@ def _memcached(alias: str, spec: Mapping[str, Any], plan: _Plan, topology: Mappi
     else:
         plan.problem(alias, f"client {client!r} is not pymemcache or pylibmc")
         return None
-    entry = _keyed(_common(alias, spec, plan, backend), alias, spec, plan)
+    entry = _entry(backend, spec, plan)
     entry["LOCATION"] = locations[0] if len(locations) == 1 else locations
     entry["OPTIONS"] = {**options, **(spec.get("options") or {})}
     return entry
@@ -559,7 +560,7 @@ def _file(alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict | None:
             return None
     plan.dirs.append(posixpath.normpath(path))
     plan.persistent[alias] = True
-    entry = _keyed(_common(alias, spec, plan, DJANGO + "filebased.FileBasedCache"), alias, spec, plan)
+    entry = _entry(DJANGO + "filebased.FileBasedCache", spec, plan)
     entry["LOCATION"] = posixpath.normpath(path)
     if culling := _culling(spec):
         entry["OPTIONS"] = culling
@@ -581,7 +582,7 @@ def _database(alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict | None:
         plan.problem(alias, f"table {table!r} is already the table of alias {clash['alias']!r}")
     plan.tables.append({"alias": alias, "table": str(table), "database": database})
     plan.persistent[alias] = True
-    entry = _keyed(_common(alias, spec, plan, DJANGO + "db.DatabaseCache"), alias, spec, plan)
+    entry = _entry(DJANGO + "db.DatabaseCache", spec, plan)
     entry["LOCATION"] = str(table)
     if culling := _culling(spec):
         entry["OPTIONS"] = culling
@@ -590,8 +591,8 @@ def _database(alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict | None:
 
 def _simple(alias: str, spec: Mapping[str, Any], plan: _Plan, backend: str) -> dict:
     if backend == "dummy":
-        return _common(alias, spec, plan, DJANGO + "dummy.DummyCache")
-    entry = _keyed(_common(alias, spec, plan, DJANGO + "locmem.LocMemCache"), alias, spec, plan)
+        return _entry(DJANGO + "dummy.DummyCache", spec, plan, keyed=False)
+    entry = _entry(DJANGO + "locmem.LocMemCache", spec, plan)
     entry["LOCATION"] = spec.get("location", alias)
     if culling := _culling(spec):
         entry["OPTIONS"] = culling
@@ -627,7 +628,7 @@ def _tiered(alias: str, spec: Mapping[str, Any], plan: _Plan, aliases: Mapping[s
         bad = True
     if bad:
         return None
-    entry = _common(alias, spec, plan, TIERED)
+    entry = _entry(TIERED, spec, plan, keyed=False)
     options: dict[str, Any] = {
         "TIERS": tiers,
         "WRITE_TO": write_to,
