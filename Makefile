@@ -3,13 +3,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export CW_ROOT := $(CURDIR)
 
-.PHONY: help lab lab-down test lint pytest images venv molecule lock
+.PHONY: help lab lab-site lab-down test lint pytest images venv molecule lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 lab: ## The main job: lab containers up, site.yml on inventories/lab, then the benchmark
 	@bash scripts/lab.sh up
+
+lab-site: ## site.yml again on the running lab (ARGS="--check --diff" or --tags/--limit)
+	@bash scripts/lab.sh site $(ARGS)
 
 lab-down: ## Remove the lab containers and network
 	@bash scripts/lab.sh down

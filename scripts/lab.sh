@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The main job (`make lab`): bring the lab containers up, run site.yml on inventories/lab,
 # then the post-deploy benchmark, and say where the settings and the report are.
-# `make lab-down` removes the lab.
+# `make lab-site` runs site.yml alone again (extra options pass through: --check --diff,
+# --tags, --limit); `make lab-down` removes the lab.
+# site.yml runs with Mitogen's strategy (plugins/strategy/mitogen_linear.py): one Python
+# per container for the whole run instead of a `docker exec` per task; CW_MITOGEN=0 runs it
+# with Ansible's own linear strategy.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "${CW_ROOT}"
@@ -12,6 +16,9 @@ inventory="${CW_INVENTORY:-inventories/lab}"
 bash scripts/venv.sh
 use_venv
 bash scripts/docker-engine.sh
+if [ "${CW_MITOGEN:-1}" != 0 ]; then
+  export ANSIBLE_STRATEGY=mitogen_linear
+fi
 
 case "${action}" in
   up)
@@ -37,11 +44,17 @@ case "${action}" in
     info "shell on a host: docker exec -it cw-lab-mc-1 bash"
     info "remove the lab: make lab-down"
     ;;
+  site)
+    step "site.yml on ${inventory} (strategy ${ANSIBLE_STRATEGY:-linear})"
+    t=$(now)
+    ansible-playbook -i "${inventory}" site.yml "${@:2}"
+    info "site.yml took $(( $(now) - t ))s"
+    ;;
   down)
     step "Removing the lab (playbooks/lab_down.yml)"
     ansible-playbook -i "${inventory}" playbooks/lab_down.yml
     ;;
   *)
-    die "usage: scripts/lab.sh up|down [ansible-playbook options]"
+    die "usage: scripts/lab.sh up|site|down [ansible-playbook options]"
     ;;
 esac
