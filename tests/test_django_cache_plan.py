@@ -122,7 +122,7 @@ def test_sentinel_has_connection_factory_and_ssl_in_pool() -> None:
     assert entry["LOCATION"] == "redis://mycache/0"  # rediss:// fails through Sentinel
     options = entry["OPTIONS"]
     assert options["CLIENT_CLASS"] == "django_redis.client.SentinelClient"
-    assert options["CONNECTION_FACTORY"] == "django_redis.pool.SentinelConnectionFactory"
+    assert options["CONNECTION_FACTORY"] == "cachewright_django.sentinel.SentinelConnectionFactory"
     assert options["SENTINELS"] == [("r1", 26379), ("r2", 26379)]
     assert options["SENTINEL_KWARGS"]["password"] == "pw-sentinel"
     assert options["CONNECTION_POOL_KWARGS"]["ssl"] is True

@@ -457,7 +457,7 @@ def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target
             pool.update(ssl=True, **_redis_tls_kwargs(alias, plan, pairs[0][0], True))
         options.update(
             CLIENT_CLASS="django_redis.client.SentinelClient",
-            CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
+            CONNECTION_FACTORY="cachewright_django.sentinel.SentinelConnectionFactory",
             SENTINELS=[(s["sentinel"]["address"], s["sentinel"]["port"]) for s in sentinels],
             SENTINEL_KWARGS=sentinel_kwargs,
         )
@@ -501,6 +501,10 @@ def _memcached(alias: str, spec: Mapping[str, Any], plan: _Plan, topology: Mappi
             "max_pool_size": int(spec.get("max_pool_size", 4)),
             "connect_timeout": float(spec.get("socket_connect_timeout", 1.0)),
             "timeout": float(spec.get("socket_timeout", 1.0)),
+            # A server that fails is tried again at once instead of being dropped from the
+            # hash ring for a minute: its keys never move to another server, where they
+            # would be stale once it is back (a restart, a rolling restart).
+            "dead_timeout": 0,
         }
         backend = DJANGO + "memcached.PyMemcacheCache"
         if inst0["tls"]:

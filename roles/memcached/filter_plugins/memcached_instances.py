@@ -164,8 +164,12 @@ def memcached_problems(
     return problems
 
 
-def memcached_argv(inst: dict[str, Any], tls: dict[str, Any]) -> list[str]:
-    """memcached's command line for one effective instance (without the binary)."""
+def memcached_argv(inst: dict[str, Any], tls: dict[str, Any], warm_dir: str = "") -> list[str]:
+    """memcached's command line for one effective instance (without the binary).
+
+    With warm_dir, the cache lives in the memory file <warm_dir>/<name> (memcached -e), which
+    a graceful stop (SIGUSR1) completes and the next start restores.
+    """
     argv = [
         "-p", str(inst["port"]),
         "-U", "0",
@@ -185,8 +189,21 @@ def memcached_argv(inst: dict[str, Any], tls: dict[str, Any]) -> list[str]:
         argv += ["-Z", "-o", ",".join(options)]
     if inst["sasl"]:
         argv.append("-S")
+    if warm_dir:
+        argv += ["-e", f"{warm_dir}/{inst['name']}"]
     argv += [str(arg) for arg in inst["extra_args"]]
     return argv
+
+
+def memcached_probe_endpoint(inst: dict[str, Any]) -> dict[str, Any]:
+    """How the role's modules reach an instance on its own host: name, port, address, TLS."""
+    return {"name": inst["name"], "port": inst["port"], "address": inst["listen"][0], "tls": inst["tls"]}
+
+
+def memcached_warm_size_mb(instances: list[dict[str, Any]]) -> int:
+    """Size of the RAM disk holding the memory files: every instance's memory_mb, plus room
+    for their small .meta files."""
+    return sum(int(i["memory_mb"]) for i in instances) + 16
 
 
 class FilterModule:
@@ -197,4 +214,6 @@ class FilterModule:
             "memcached_effective": memcached_effective,
             "memcached_problems": memcached_problems,
             "memcached_argv": memcached_argv,
+            "memcached_warm_size_mb": memcached_warm_size_mb,
+            "memcached_probe_endpoint": memcached_probe_endpoint,
         }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -232,9 +233,17 @@ def _hashed(password: str) -> str:
 
 
 def redis_server_acl(instance_name: str, settings: dict[str, Any]) -> list[str]:
-    """The aclfile lines of one instance: default user off, admin, replication, app users."""
+    """The aclfile lines of one instance: default user off, admin, replication, app users.
+
+    The default user is off, with no password: no connection can be or become it, and
+    every command of an unauthenticated client is refused (NOAUTH). It still holds every
+    permission, because Redis 7.0/8.0 and Valkey 8.1 replay an AOF as the default user and
+    check the permissions of each MULTI/EXEC and script in it again (redis/redis#14541,
+    valkey-io/valkey#3983): with "-@all" every transaction in the AOF (django-redis
+    set_many) would be dropped at the next start.
+    """
     lines = [
-        "user default off resetkeys resetchannels -@all",
+        "user default off resetpass ~* &* +@all",
         f"user {settings['redis_server_admin_user']} on {_hashed(settings['redis_server_admin_password'])} "
         "~* &* +@all",
     ]
@@ -264,6 +273,74 @@ def redis_server_acl(instance_name: str, settings: dict[str, Any]) -> list[str]:
     return lines
 
 
+def redis_server_restart_order(hostvars: Mapping[str, Any], hosts: list[str]) -> list[str]:
+    """The hosts with instances to restart, those holding the fewest primaries first.
+
+    Each host's __redis_server_restart names its instances to restart and
+    __redis_server_restart_state is what cachewright_redis_instances (state=info) read of
+    them. Replicas are restarted before the primaries they follow, and a primary hands its
+    role to a replica already restarted.
+    """
+    pending = []
+    for order, host in enumerate(hosts):
+        names = hostvars[host].get("__redis_server_restart") or []
+        if not names:
+            continue
+        read = (hostvars[host].get("__redis_server_restart_state") or {}).get("instances") or {}
+        primaries = sum(1 for name in names if (read.get(name) or {}).get("role") == "primary")
+        pending.append((primaries, order, host))
+    return [host for _, _, host in sorted(pending)]
+
+
+def redis_server_drill_order(hosts: list[str], hostvars: Mapping[str, Any]) -> list[list[str]]:
+    """[host, instance] of every primary to fail over in the drill, host by host."""
+    return [
+        [host, name]
+        for host in hosts
+        for name in (hostvars[host].get("__redis_server_drill") or {}).get("primaries", [])
+    ]
+
+
+def redis_server_drill_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    """One fail-over of the drill (a registered cachewright_redis_failover loop result; a
+    put-back's item is the fail-over's result)."""
+    item = result["item"]
+    host, instance = (item["item"] if isinstance(item, Mapping) else item)[:2]
+    return {
+        "host": host,
+        "instance": instance,
+        "done": bool(result.get("changed")) and not result.get("failed"),
+        **{
+            key: result.get(key)
+            for key in ("group", "via", "old", "new", "held_seconds", "refused_seconds", "seconds")
+        },
+        **({"error": result.get("msg")} if result.get("failed") else {}),
+    }
+
+
+def redis_server_drill_report(
+    failovers: list[Mapping[str, Any]], put_back: list[Mapping[str, Any]]
+) -> list[str]:
+    """The drill as lines an operator reads: one per fail-over and put-back."""
+
+    def line(row: dict[str, Any], verb: str) -> str:
+        if "error" in row:
+            return f"{row['host']} {row['instance']}: {verb} FAILED: {row['error']}"
+        return (
+            f"{row['group']} ({row['via']}): {row['old']} -> {row['new']}, "
+            f"writes held {row['held_seconds']} s, "
+            f"a client refused for at most {row['refused_seconds']} s, all gates passed in {row['seconds']} s"
+        )
+
+    rows = [line(redis_server_drill_row(r), "fail-over") for r in failovers if "item" in r]
+    rows += [
+        f"put back: {line(redis_server_drill_row(r), 'put-back')}"
+        for r in put_back
+        if r.get("changed") or r.get("failed")
+    ]
+    return rows or ["no primary to fail over"]
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -272,4 +349,8 @@ class FilterModule:
             "redis_server_effective": redis_server_effective,
             "redis_server_problems": redis_server_problems,
             "redis_server_acl": redis_server_acl,
+            "redis_server_restart_order": redis_server_restart_order,
+            "redis_server_drill_order": redis_server_drill_order,
+            "redis_server_drill_row": redis_server_drill_row,
+            "redis_server_drill_report": redis_server_drill_report,
         }

@@ -1,0 +1,291 @@
+"""Writers for a change drill: what a change of the cache tier costs the app.
+
+While an operator changes the tier (a restart, an upgrade, new certificates, a failover),
+writers go through the app's own cache aliases and record every write the cache
+acknowledged and every error. Afterwards the drill counts what an operator asks:
+
+- keys written before the change that are gone after it (``seed`` then ``verify``);
+- writes acknowledged during the change that cannot be read back after it;
+- the windows in which a writer got errors, and the longest of them;
+- the slowest acknowledged write (writes held while a primary hands over).
+
+::
+
+    manage.py cachedrill seed   --run R --aliases default sessions --keys 5000
+    manage.py cachedrill write  --run R --phase restart --aliases default sessions \
+        --stop-file /tmp/stop --out /tmp/restart.json            # until the stop file exists
+    manage.py cachedrill verify --run R --phase restart --writes /tmp/restart.json
+    manage.py cachedrill clean  --run R --aliases default sessions --writes /tmp/restart.json
+
+Every key is ``cwdrill:<run>:...`` under the alias's KEY_PREFIX and carries a TTL; only the
+drill's own keys are ever deleted. Each alias is built from its settings with the errors
+it would swallow (``IGNORE_EXCEPTIONS``, pymemcache's ``ignore_exc``) turned back on, so
+that a failed write counts as one. A write is a unique ``add()``: it is acknowledged
+when the cache answers True.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+TTL = 3 * 3600
+BATCH = 500
+VALUE_BYTES = 100
+# Reads of the check may go to a replica: a key missing at first is read again for this long.
+SETTLE_S = 3.0
+# Failures less than this far apart belong to one window: with a memcached pool, the keys of
+# the server that restarts fail while the others' succeed in between.
+WINDOW_GAP_S = 0.25
+
+
+def drill_cache(alias: str) -> Any:
+    """The alias's backend from its settings, with swallowed errors raised again."""
+    from django.conf import settings  # noqa: PLC0415 - settings must be configured first
+    from django.utils.module_loading import import_string  # noqa: PLC0415
+
+    params = copy.deepcopy(settings.CACHES[alias])
+    options = params.setdefault("OPTIONS", {})
+    if "ignore_exc" in options:
+        options["ignore_exc"] = False
+    if "IGNORE_EXCEPTIONS" in options:
+        options["IGNORE_EXCEPTIONS"] = False
+    backend = import_string(params.pop("BACKEND"))
+    return backend(params.pop("LOCATION", ""), params)
+
+
+def seed_key(run: str, index: int) -> str:
+    return f"cwdrill:{run}:seed:{index}"
+
+
+def write_key(run: str, phase: str, seq: int) -> str:
+    return f"cwdrill:{run}:{phase}:{seq}"
+
+
+def value_of(key: str) -> str:
+    """The value the drill writes under a key: the key, padded, so a wrong value shows."""
+    return key.ljust(VALUE_BYTES, ".")
+
+
+def chunks(items: Sequence[str], size: int = BATCH) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def seed(alias: str, run: str, keys: int, cache: Any = None) -> dict[str, Any]:
+    """Write the keys that must survive the change: a third with set(), a third with
+    set_many() (a MULTI/EXEC pipeline on django-redis) and a third as counters (incr)."""
+    cache = cache or drill_cache(alias)
+    names = [seed_key(run, i) for i in range(keys)]
+    plain, batched, counters = names[0::3], names[1::3], names[2::3]
+    for key in plain:
+        cache.set(key, value_of(key), TTL)
+    for part in chunks(batched):
+        failed = cache.set_many({key: value_of(key) for key in part}, TTL)
+        if failed:
+            raise RuntimeError(f"{alias}: set_many refused {len(failed)} keys")
+    for key in counters:
+        cache.set(key, 0, TTL)
+        cache.incr(key)
+    return {"alias": alias, "keys": keys}
+
+
+def expected_seed(run: str, keys: int) -> dict[str, Any]:
+    return {seed_key(run, i): (1 if i % 3 == 2 else value_of(seed_key(run, i))) for i in range(keys)}
+
+
+@dataclass
+class Window:
+    """A run of failed writes, from the first failure to the next acknowledged write."""
+
+    start: float
+    end: float = 0.0
+    errors: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    # The first message of each kind of error, and when it came (seconds into the window).
+    first: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return round(self.end - self.start, 3)
+
+
+@dataclass
+class WriterLog:
+    """What one alias's writer saw."""
+
+    alias: str
+    acknowledged: list[int] = field(default_factory=list)
+    attempts: int = 0
+    windows: list[Window] = field(default_factory=list)
+    slowest_ack_s: float = 0.0
+
+    def merged(self) -> list[Window]:
+        """The windows, those less than WINDOW_GAP_S apart joined into one."""
+        joined: list[Window] = []
+        for window in self.windows:
+            last = joined[-1] if joined else None
+            if last is not None and window.start - last.end < WINDOW_GAP_S:
+                last.end = window.end
+                last.errors += window.errors
+                for kind, count in window.kinds.items():
+                    last.kinds[kind] = last.kinds.get(kind, 0) + count
+                for kind, text in window.first.items():
+                    last.first.setdefault(kind, text)
+            else:
+                joined.append(copy.deepcopy(window))
+        return joined
+
+    def as_dict(self) -> dict[str, Any]:
+        windows = [{**asdict(w), "seconds": w.seconds} for w in self.merged()]
+        return {
+            "alias": self.alias,
+            "attempts": self.attempts,
+            "acknowledged": self.acknowledged,
+            "failed": sum(w.errors for w in self.windows),
+            "windows": windows,
+            "longest_window_s": max((w["seconds"] for w in windows), default=0.0),
+            "slowest_ack_s": round(self.slowest_ack_s, 3),
+        }
+
+
+def write_until(
+    alias: str,
+    run: str,
+    phase: str,
+    stop: Callable[[], bool],
+    *,
+    interval: float = 0.005,
+    cache: Any = None,
+    clock: Callable[[], float] = time.time,
+) -> WriterLog:
+    """Unique add() writes until stop() says so; every answer recorded."""
+    cache = cache or drill_cache(alias)
+    log = WriterLog(alias)
+    open_window: Window | None = None
+    seq = 0
+    while not stop():
+        key = write_key(run, phase, seq)
+        began = clock()
+        try:
+            ok = bool(cache.add(key, value_of(key), TTL))
+            kind, message = ("", "") if ok else ("not stored", "add() answered False")
+        except Exception as error:  # noqa: BLE001 - every error a client can raise counts
+            ok, kind, message = False, type(error).__name__, str(error)[:200]
+        ended = clock()
+        log.attempts += 1
+        if ok:
+            log.acknowledged.append(seq)
+            log.slowest_ack_s = max(log.slowest_ack_s, ended - began)
+            if open_window is not None:
+                open_window.end = ended
+                log.windows.append(open_window)
+                open_window = None
+            time.sleep(interval)
+        else:
+            open_window = open_window or Window(start=began)
+            open_window.errors += 1
+            open_window.kinds[kind] = open_window.kinds.get(kind, 0) + 1
+            open_window.first.setdefault(kind, f"+{began - open_window.start:.2f} s: {message}")
+            time.sleep(min(interval, 0.01))
+        seq += 1
+    if open_window is not None:
+        open_window.end = clock()
+        log.windows.append(open_window)
+    return log
+
+
+def write(
+    aliases: Sequence[str], run: str, phase: str, stop: Callable[[], bool], interval: float = 0.005
+) -> dict[str, Any]:
+    """One writer thread per alias until stop(); the record the check reads."""
+    logs: dict[str, WriterLog] = {}
+    started = time.time()
+
+    def work(alias: str) -> None:
+        logs[alias] = write_until(alias, run, phase, stop, interval=interval)
+
+    threads = [threading.Thread(target=work, args=(alias,), name=f"drill-{alias}") for alias in aliases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {
+        "schema": "cachewright.cachedrill/1",
+        "run": run,
+        "phase": phase,
+        "started": started,
+        "ended": time.time(),
+        "aliases": {alias: logs[alias].as_dict() for alias in aliases},
+    }
+
+
+def read_back(cache: Any, expected: dict[str, Any], settle: float = SETTLE_S) -> list[str]:
+    """The keys whose value is not the expected one, after reading again for `settle` s."""
+    wrong = list(expected)
+    deadline = time.monotonic() + settle
+    while True:
+        still = []
+        for part in chunks(wrong):
+            got = cache.get_many(list(part))
+            still += [key for key in part if got.get(key) != expected[key]]
+        wrong = still
+        if not wrong or time.monotonic() > deadline:
+            return wrong
+        time.sleep(0.2)
+
+
+def verify(
+    run: str, aliases: Sequence[str], seed_keys: int, writes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Per alias: seed keys kept and lost, acknowledged writes readable and lost."""
+    report: dict[str, Any] = {}
+    for alias in aliases:
+        cache = drill_cache(alias)
+        row: dict[str, Any] = {"alias": alias}
+        if seed_keys:
+            lost = read_back(cache, expected_seed(run, seed_keys))
+            row.update(seed_before=seed_keys, seed_after=seed_keys - len(lost), seed_lost=len(lost))
+        log = (writes or {}).get("aliases", {}).get(alias)
+        if log:
+            phase = writes["phase"]  # type: ignore[index]
+            acked = {
+                write_key(run, phase, seq): value_of(write_key(run, phase, seq))
+                for seq in log["acknowledged"]
+            }
+            lost = read_back(cache, acked)
+            row.update(
+                acknowledged=len(acked),
+                acknowledged_lost=len(lost),
+                lost_examples=lost[:5],
+                failed=log["failed"],
+                longest_window_s=log["longest_window_s"],
+                windows=[w["seconds"] for w in log["windows"]],
+                slowest_ack_s=log["slowest_ack_s"],
+            )
+        report[alias] = row
+    return report
+
+
+def clean(run: str, aliases: Sequence[str], seed_keys: int, writes: Sequence[dict[str, Any]] = ()) -> int:
+    """Delete the drill's own keys (never clear()); how many were asked to go."""
+    removed = 0
+    for alias in aliases:
+        cache = drill_cache(alias)
+        keys = [seed_key(run, i) for i in range(seed_keys)]
+        for record in writes:
+            log = record.get("aliases", {}).get(alias) or {}
+            keys += [write_key(run, record["phase"], seq) for seq in range(log.get("attempts", 0))]
+        for part in chunks(keys):
+            cache.delete_many(list(part))
+        removed += len(keys)
+    return removed
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True)

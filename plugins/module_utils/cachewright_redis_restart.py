@@ -1,0 +1,136 @@
+"""The one safe restart path of a Redis instance (plugins/modules/cachewright_redis_instances.py).
+
+- A replica restarts, then must be back, loaded, linked to its primary and caught up.
+- A primary never restarts while it is the primary when it can hand its role over: to a
+  replica through Sentinel or the cluster, or with FAILOVER TO (and back afterwards) where
+  Ansible points the replicas; it then restarts as a replica.
+- A primary nobody replicates reloads its own AOF or RDB; without persistence, writes are
+  held while one snapshot is taken, which it loads at start and which is then removed.
+
+How a process is restarted is given by the caller (systemctl in the module, a plain
+process in tests/test_module_utils_redis.py). Every step waits for its gate; one that does
+not pass in time raises GateError, which stops the roll-out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible.module_utils.cachewright_redis import (
+    PAUSE_MS,
+    Access,
+    GateError,
+    discover_sentinels,
+    gate_in_sync,
+    gate_up,
+    persistence_of,
+    read_snapshot,
+    redis,
+    replicas_of,
+    wait_until,
+)
+from ansible.module_utils.cachewright_redis_handover import Handover, replica_address
+
+
+@dataclass
+class Restarter:
+    """Restarts the instances of one host; `log` says what was done, step by step."""
+
+    access: Access
+    socket_of: Callable[[str], str]
+    restart: Callable[[str], None]
+    timeout: float = 60.0
+    log: list[str] = field(default_factory=list)
+
+    def local(self, name: str) -> redis.Redis:
+        return self.access.local(self.socket_of(name))
+
+    @property
+    def handover(self) -> Handover:
+        return Handover(self.access, self.timeout, self.log)
+
+    def restart_safely(self, name: str) -> dict[str, Any]:
+        """Restart one instance without losing its data; what was done, and how long."""
+        start = time.monotonic()
+        client = self.local(name)
+        snap = read_snapshot(client, name)
+        if not snap.primary:
+            path = "replica: restarted, then in sync with its primary"
+        elif snap.cluster:
+            done = self.handover.cluster(client, name)
+            path = f"cluster primary: CLUSTER FAILOVER to {done['new']}, then restarted as its replica"
+        elif sentinels := discover_sentinels(client):
+            done = self.handover.sentinel(client, name, sentinels)
+            path = (
+                f"Sentinel-managed primary: SENTINEL FAILOVER {done['group']} to {done['new']}, "
+                "then restarted as its replica"
+            )
+        else:
+            # These restart the instance themselves.
+            online = [r for r in replicas_of(snap.replication) if r.state == "online"]
+            path = self.swap_restart(name) if online else self.restart_standalone(name)
+            return {"name": name, "path": path, "seconds": round(time.monotonic() - start, 2)}
+        self.restart_replica(name)
+        return {"name": name, "path": path, "seconds": round(time.monotonic() - start, 2)}
+
+    def restart_replica(self, name: str) -> None:
+        client = self.local(name)
+        self.restart(name)
+        gate_up(client, name, self.timeout)
+        gate_in_sync(self.access, client, name, self.timeout)
+        self.log.append(f"{name}: restarted and in sync")
+
+    def restart_standalone(self, name: str) -> str:
+        client = self.local(name)
+        kind = persistence_of(client)
+        if kind != "none":
+            self.restart(name)
+            gate_up(client, name, self.timeout)
+            return f"standalone primary ({kind}): restarted, reloaded its data"
+        dump = os.path.join(client.config_get("dir")["dir"], client.config_get("dbfilename")["dbfilename"])
+        client.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
+        try:
+            client.save()
+            self.restart(name)
+        finally:
+            # It restarted: the pause went with the old process.
+            with contextlib.suppress(redis.RedisError, OSError):
+                client.execute_command("CLIENT", "UNPAUSE")
+        gate_up(client, name, self.timeout)
+        if os.path.exists(dump):
+            os.remove(dump)
+        return (
+            "standalone primary without persistence: writes held, one snapshot taken, restarted, "
+            "loaded, removed"
+        )
+
+    def swap_restart(self, name: str) -> str:
+        """A primary whose replicas Ansible points: FAILOVER TO its most advanced replica,
+        restart as that replica's replica, then FAILOVER back."""
+        client = self.local(name)
+        target = max(
+            (r for r in replicas_of(client.info("replication")) if r.state == "online"),
+            key=lambda r: r.offset,
+        )
+        self.handover.failover_to(client, target.host, target.port, name)
+        self.restart_replica(name)
+        peer = self.access.remote(target.host, target.port)
+        me = replica_address(peer, client)
+        if me is None:
+            raise GateError(f"{name}: not listed as an online replica of {target.host}:{target.port}")
+        self.handover.failover_to(peer, me[0], me[1], f"{target.host}:{target.port}")
+
+        def back() -> tuple[bool, str]:
+            role = client.execute_command("ROLE")[0]
+            return role == "master", f"role {role}"
+
+        wait_until(f"{name}: primary again", back, self.timeout)
+        return (
+            f"primary with replicas: FAILOVER TO {target.host}:{target.port}, restarted as its replica, "
+            "FAILOVER back"
+        )

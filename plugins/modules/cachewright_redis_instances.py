@@ -1,0 +1,292 @@
+#!/usr/bin/python
+"""Ansible module: read, restart safely, or reload the TLS files of this host's Redis instances."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cachewright_redis_instances
+short_description: Read, restart without losing data, or reload TLS of Redis instances on this host
+description:
+  - C(state=info) reads each instance's role, replication link, persistence and whether its
+    process runs a binary that a package upgrade has replaced since it started.
+  - C(state=restarted) restarts the instances one at a time, replicas first, each waited for
+    until it is back, loaded, linked to its primary and caught up. A primary is never restarted
+    while it is a primary when it can hand its role over - through Sentinel (SENTINEL FAILOVER,
+    with writes held until every replica has them), the cluster (CLUSTER FAILOVER from a
+    replica) or itself (FAILOVER TO a replica, and back afterwards). A primary nobody
+    replicates reloads its own AOF or RDB; without persistence one snapshot is taken with
+    writes held, loaded at start and removed. The first gate that does not pass in time fails
+    the module and leaves the remaining instances alone.
+  - C(state=reloaded) makes each TLS instance load its certificate, key and CA files again
+    (CONFIG SET), without a restart, when the certificate it serves differs from the file.
+  - Needs redis-py on the host (Debian's python3-redis). Supports check mode.
+options:
+  instances:
+    description: Names of the instances (C(redis-server@<name>.service)).
+    type: list
+    elements: str
+    required: true
+  state:
+    description: What to do.
+    type: str
+    choices: [info, restarted, reloaded]
+    default: info
+  only_outdated:
+    description: With C(state=restarted), restart only instances whose binary was replaced.
+    type: bool
+    default: false
+  daemon_reload:
+    description: Run C(systemctl daemon-reload) before the first restart.
+    type: bool
+    default: false
+  socket:
+    description: Unix socket of an instance; C({name}) is replaced by its name.
+    type: str
+    default: /run/redis-{name}/redis-server.sock
+  unit:
+    description: systemd unit of an instance; C({name}) is replaced by its name.
+    type: str
+    default: redis-server@{name}.service
+  admin_user:
+    description: ACL user the module logs in with (all commands, all keys).
+    type: str
+    required: true
+  admin_password:
+    description: Its password.
+    type: str
+    required: true
+  tls:
+    description: Whether the instances talk TLS (to reach primaries, replicas and Sentinels).
+    type: bool
+    default: false
+  tls_ca_certificate:
+    description: CA file to check peers with.
+    type: path
+    default: ""
+  tls_certificate:
+    description: Certificate presented to peers that ask for one.
+    type: path
+    default: ""
+  tls_private_key:
+    description: Its private key.
+    type: path
+    default: ""
+  sentinel_password:
+    description: Password of the Sentinels (their requirepass), to ask them for a failover.
+    type: str
+    default: ""
+  sentinel_tls:
+    description: Whether the Sentinels talk TLS. Default C(tls).
+    type: bool
+  wait_seconds:
+    description: How long each gate may take.
+    type: int
+    default: 60
+author: Cachewright
+"""
+
+EXAMPLES = r"""
+- name: Restart the instances whose settings changed, without losing data
+  cachewright_redis_instances:
+    instances: [cache, sessions]
+    state: restarted
+    admin_user: cw-admin
+    admin_password: "{{ redis_server_admin_password }}"
+    tls: true
+    tls_ca_certificate: /etc/redis/cachewright/tls/ca.crt
+    tls_certificate: /etc/redis/cachewright/tls/server.crt
+    tls_private_key: /etc/redis/cachewright/tls/server.key
+    sentinel_password: "{{ redis_sentinel_password }}"
+"""
+
+RETURN = r"""
+instances:
+  description: Per instance - role, and what was done (path, seconds) or would be done.
+  returned: always
+  type: dict
+log:
+  description: The steps of the safe path, in order.
+  returned: state=restarted
+  type: list
+  elements: str
+"""
+
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.cachewright_host import process_outdated
+from ansible.module_utils.cachewright_redis import (
+    REDIS_IMPORT_ERROR,
+    Access,
+    GateError,
+    gate_up,
+    persistence_of,
+    read_snapshot,
+    redis,
+)
+from ansible.module_utils.cachewright_redis_restart import Restarter
+from ansible.module_utils.cachewright_tls import client_context, file_fingerprint, served_fingerprint
+
+
+class Instances:
+    """This host's instances, as the module sees them."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        params = module.params
+        self.access = Access(
+            admin_user=params["admin_user"],
+            admin_password=params["admin_password"],
+            tls=params["tls"],
+            ca_certificate=params["tls_ca_certificate"] or "",
+            certificate=params["tls_certificate"] or "",
+            private_key=params["tls_private_key"] or "",
+            sentinel_password=params["sentinel_password"],
+            sentinel_tls=params["sentinel_tls"],
+        )
+        self.restarter = Restarter(
+            access=self.access,
+            socket_of=lambda name: params["socket"].replace("{name}", name),
+            restart=self.systemctl_restart,
+            timeout=float(params["wait_seconds"]),
+        )
+        self.reloaded_daemon = not params["daemon_reload"]
+
+    def unit(self, name: str) -> str:
+        return self.module.params["unit"].replace("{name}", name)
+
+    def systemctl_restart(self, name: str) -> None:
+        if not self.reloaded_daemon:
+            self.module.run_command(["systemctl", "daemon-reload"], check_rc=True)
+            self.reloaded_daemon = True
+        self.module.run_command(["systemctl", "restart", self.unit(name)], check_rc=True)
+
+    def read(self, name: str) -> dict[str, Any]:
+        """An instance's state; running false when it does not answer."""
+        try:
+            client = self.restarter.local(name)
+            snap = read_snapshot(client, name)
+            persistence = persistence_of(client)
+        except (redis.RedisError, OSError) as error:
+            return {"running": False, "error": f"{type(error).__name__}: {error}"}
+        return {
+            "running": True,
+            "role": "primary" if snap.primary else "replica",
+            "cluster": snap.cluster,
+            "loading": snap.loading,
+            "link": snap.replication.get("master_link_status"),
+            "replicas": int(snap.replication.get("connected_slaves", 0)),
+            "persistence": persistence,
+            "outdated": process_outdated(snap.process_id),
+        }
+
+    def info(self) -> dict[str, Any]:
+        return {"changed": False, "instances": {n: self.read(n) for n in self.module.params["instances"]}}
+
+    def restarted(self) -> dict[str, Any]:
+        params = self.module.params
+        states = {n: self.read(n) for n in params["instances"]}
+        chosen = [
+            n for n, s in states.items() if not s["running"] or not params["only_outdated"] or s["outdated"]
+        ]
+        # Replicas first: a primary hands its role over last, to a replica already restarted.
+        chosen.sort(key=lambda n: states[n].get("role") == "primary")
+        results: dict[str, Any] = {n: {**s, "action": "none"} for n, s in states.items()}
+        if self.module.check_mode:
+            for name in chosen:
+                results[name]["action"] = "would restart"
+            return {"changed": bool(chosen), "instances": results}
+        for name in chosen:
+            try:
+                if not states[name]["running"]:
+                    self.systemctl_restart(name)
+                    gate_up(self.restarter.local(name), name, self.restarter.timeout)
+                    results[name].update(action="started (was not running)")
+                    continue
+                results[name].update(action="restarted", **self.restarter.restart_safely(name))
+            except (GateError, redis.RedisError, OSError) as error:
+                self.module.fail_json(
+                    msg=f"redis-server@{name}: {error}. The roll-out stops here; the instances after it "
+                    f"were not touched ({', '.join(chosen[chosen.index(name) + 1 :]) or 'none'}).",
+                    instances=results,
+                    log=self.restarter.log,
+                )
+        return {"changed": bool(chosen), "instances": results, "log": self.restarter.log}
+
+    def reloaded(self) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        changed = False
+        for name in self.module.params["instances"]:
+            client = self.restarter.local(name)
+            try:
+                port = int(client.config_get("tls-port").get("tls-port") or 0)
+            except (redis.RedisError, OSError):
+                results[name] = {"action": "none (not running: it reads its files when it starts)"}
+                continue
+            if not port:
+                results[name] = {"action": "none (no TLS port)"}
+                continue
+            files = client.config_get("tls-*")
+            wanted = file_fingerprint(files["tls-cert-file"])
+            context = client_context(
+                self.access.ca_certificate, self.access.certificate, self.access.private_key
+            )
+            if served_fingerprint("127.0.0.1", port, context) == wanted:
+                results[name] = {"action": "none (serves the certificate on disk)"}
+                continue
+            changed = True
+            results[name] = {"action": "would reload" if self.module.check_mode else "reloaded"}
+            if self.module.check_mode:
+                continue
+            client.execute_command(
+                "CONFIG", "SET",
+                "tls-cert-file", files["tls-cert-file"],
+                "tls-key-file", files["tls-key-file"],
+                "tls-ca-cert-file", files["tls-ca-cert-file"],
+            )  # fmt: skip
+            deadline = time.monotonic() + 5
+            while served_fingerprint("127.0.0.1", port, context) != wanted:
+                if time.monotonic() > deadline:
+                    self.module.fail_json(
+                        msg=f"redis-server@{name}: still serves the old certificate after CONFIG SET"
+                    )
+                time.sleep(0.1)
+        return {"changed": changed, "instances": results}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "instances": {"type": "list", "elements": "str", "required": True},
+            "state": {"type": "str", "choices": ["info", "restarted", "reloaded"], "default": "info"},
+            "only_outdated": {"type": "bool", "default": False},
+            "daemon_reload": {"type": "bool", "default": False},
+            "socket": {"type": "str", "default": "/run/redis-{name}/redis-server.sock"},
+            "unit": {"type": "str", "default": "redis-server@{name}.service"},
+            "admin_user": {"type": "str", "required": True},
+            "admin_password": {"type": "str", "required": True, "no_log": True},
+            "tls": {"type": "bool", "default": False},
+            "tls_ca_certificate": {"type": "path", "default": ""},
+            "tls_certificate": {"type": "path", "default": ""},
+            "tls_private_key": {"type": "path", "default": "", "no_log": False},
+            "sentinel_password": {"type": "str", "default": "", "no_log": True},
+            "sentinel_tls": {"type": "bool"},
+            "wait_seconds": {"type": "int", "default": 60},
+        },
+        supports_check_mode=True,
+    )
+    if REDIS_IMPORT_ERROR is not None:
+        if module.check_mode:
+            module.exit_json(changed=False, skipped=True, msg="redis-py is not installed yet (check mode)")
+        module.fail_json(
+            msg=missing_required_lib("redis (Debian: python3-redis)"), exception=str(REDIS_IMPORT_ERROR)
+        )
+    instances = Instances(module)
+    action = {"info": instances.info, "restarted": instances.restarted, "reloaded": instances.reloaded}
+    module.exit_json(**action[module.params["state"]]())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+#!/usr/bin/python
+"""Ansible module: read this host's Sentinel, or restart it and wait until it knows its primaries again."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cachewright_redis_sentinel
+short_description: Restart a Sentinel and wait until it watches every primary it watched, with its peers
+description:
+  - C(state=restarted) reads what the Sentinel knows (each primary, its replicas and the other
+    Sentinels), restarts its unit, and waits until it answers again and knows every primary
+    as up, with at least as many replicas and other Sentinels as before. It fails when that
+    does not happen within C(wait_seconds): run one host at a time, this keeps a quorum.
+  - C(state=info) reads what the Sentinel knows.
+  - Sentinel cannot load new TLS files at run time (no CONFIG SET): a restart is how it does.
+  - Needs redis-py on the host (Debian's python3-redis). Supports check mode.
+options:
+  state:
+    description: What to do.
+    type: str
+    choices: [info, restarted]
+    default: info
+  unit:
+    description: The Sentinel's systemd unit.
+    type: str
+    required: true
+  port:
+    description: Port of the Sentinel on 127.0.0.1.
+    type: int
+    default: 26379
+  password:
+    description: The Sentinels' password (requirepass).
+    type: str
+    default: ""
+  tls:
+    description: Whether the Sentinel talks TLS.
+    type: bool
+    default: false
+  tls_ca_certificate:
+    description: CA file to check it with.
+    type: path
+    default: ""
+  daemon_reload:
+    description: Run C(systemctl daemon-reload) before the restart.
+    type: bool
+    default: false
+  only_outdated:
+    description: With C(state=restarted), restart only when a package upgrade replaced the binary it runs.
+    type: bool
+    default: false
+  wait_seconds:
+    description: How long the Sentinel may take to know its primaries again.
+    type: int
+    default: 60
+author: Cachewright
+"""
+
+EXAMPLES = r"""
+- name: Restart Sentinel, gated
+  cachewright_redis_sentinel:
+    state: restarted
+    unit: redis-sentinel@main.service
+    password: "{{ redis_sentinel_password }}"
+    tls: true
+    tls_ca_certificate: /etc/redis/cachewright/sentinel-tls/ca.crt
+"""
+
+RETURN = r"""
+masters:
+  description: Per primary name - its address, its replicas and the other Sentinels.
+  returned: always
+  type: dict
+"""
+
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.cachewright_host import process_outdated
+from ansible.module_utils.cachewright_redis import REDIS_IMPORT_ERROR, Access, GateError, redis, wait_until
+
+
+def fields_of(row: Any) -> dict[str, Any]:
+    return dict(zip(row[0::2], row[1::2], strict=False)) if isinstance(row, list) else dict(row)
+
+
+def peers_answered(client: Any, name: str) -> list[int]:
+    """Milliseconds since each other Sentinel of `name` last answered this one's PING."""
+    return [
+        int(fields_of(row)["last-ok-ping-reply"])
+        for row in client.execute_command("SENTINEL", "SENTINELS", name)
+    ]
+
+
+def masters(client: Any) -> dict[str, dict[str, Any]]:
+    """What the Sentinel knows of each primary it watches."""
+    known = {}
+    for row in client.execute_command("SENTINEL", "MASTERS"):
+        fields = fields_of(row)
+        known[fields["name"]] = {
+            "address": f"{fields['ip']}:{fields['port']}",
+            "flags": fields["flags"],
+            "replicas": int(fields["num-slaves"]),
+            "other_sentinels": int(fields["num-other-sentinels"]),
+        }
+    return known
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["info", "restarted"], "default": "info"},
+            "unit": {"type": "str", "required": True},
+            "port": {"type": "int", "default": 26379},
+            "password": {"type": "str", "default": "", "no_log": True},
+            "tls": {"type": "bool", "default": False},
+            "tls_ca_certificate": {"type": "path", "default": ""},
+            "daemon_reload": {"type": "bool", "default": False},
+            "only_outdated": {"type": "bool", "default": False},
+            "wait_seconds": {"type": "int", "default": 60},
+        },
+        supports_check_mode=True,
+    )
+    if REDIS_IMPORT_ERROR is not None:
+        if module.check_mode:
+            module.exit_json(changed=False, skipped=True, msg="redis-py is not installed yet (check mode)")
+        module.fail_json(
+            msg=missing_required_lib("redis (Debian: python3-redis)"), exception=str(REDIS_IMPORT_ERROR)
+        )
+    params = module.params
+    access = Access(
+        admin_user="",
+        admin_password="",
+        tls=params["tls"],
+        ca_certificate=params["tls_ca_certificate"] or "",
+        sentinel_password=params["password"],
+    )
+    client = access.sentinel("127.0.0.1", params["port"])
+    try:
+        before = masters(client)
+    except (redis.RedisError, OSError):
+        before = {}
+    if params["only_outdated"]:
+        _, pid, _ = module.run_command(["systemctl", "show", "-p", "MainPID", "--value", params["unit"]])
+        if int(pid.strip() or 0) and not process_outdated(int(pid)):
+            module.exit_json(changed=False, masters=before, msg="runs the installed binary")
+    if params["state"] == "info" or module.check_mode:
+        module.exit_json(changed=params["state"] == "restarted", masters=before)
+    if params["daemon_reload"]:
+        module.run_command(["systemctl", "daemon-reload"], check_rc=True)
+    start = time.monotonic()
+    module.run_command(["systemctl", "restart", params["unit"]], check_rc=True)
+
+    def knows_again() -> tuple[bool, str]:
+        """Every primary up, with its replicas, and every other Sentinel answering since the restart."""
+        now = masters(client)
+        since_ms = (time.monotonic() - start) * 1000
+        short = [
+            f"{name}: {now.get(name)}"
+            for name, was in before.items()
+            if name not in now
+            or {"s_down", "o_down", "disconnected"} & set(now[name]["flags"].split(","))
+            or now[name]["replicas"] < was["replicas"]
+            or len([ms for ms in peers_answered(client, name) if ms < since_ms]) < was["other_sentinels"]
+        ]
+        return not short, "; ".join(short) or "all known"
+
+    try:
+        wait_until(
+            f"{params['unit']}: every primary known again with its replicas and peers",
+            knows_again,
+            params["wait_seconds"],
+            0.2,
+        )
+    except GateError as error:
+        module.fail_json(msg=f"{error}. The roll-out stops here.", masters_before=before)
+    module.exit_json(
+        changed=True,
+        seconds=round(time.monotonic() - start, 2),
+        masters=masters(client),
+        masters_before=before,
+    )
+
+
+if __name__ == "__main__":
+    main()
