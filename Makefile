@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export CW_ROOT := $(CURDIR)
 
-.PHONY: help lab lab-site lab-down test lint pytest images venv molecule lock
+.PHONY: help lab lab-site lab-play lab-down test lint pytest images venv molecule lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -13,6 +13,10 @@ lab: ## The main job: lab containers up, site.yml on inventories/lab, then the b
 
 lab-site: ## site.yml again on the running lab (ARGS="--check --diff" or --tags/--limit)
 	@bash scripts/lab.sh site $(ARGS)
+
+lab-play: ## Another playbook on the running lab: make lab-play PLAYBOOK=playbooks/rolling_restart.yml [ARGS=...]
+	@test -n "$(PLAYBOOK)" || { echo "usage: make lab-play PLAYBOOK=playbooks/<name>.yml [ARGS=...]"; exit 2; }
+	@bash scripts/lab.sh play $(PLAYBOOK) $(ARGS)
 
 lab-down: ## Remove the lab containers and network
 	@bash scripts/lab.sh down

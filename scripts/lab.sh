@@ -2,7 +2,8 @@
 # The main job (`make lab`): bring the lab containers up, run site.yml on inventories/lab,
 # then the post-deploy benchmark, and say where the settings and the report are.
 # `make lab-site` runs site.yml alone again (extra options pass through: --check --diff,
-# --tags, --limit); `make lab-down` removes the lab.
+# --tags, --limit); `make lab-play PLAYBOOK=playbooks/rolling_restart.yml` runs another
+# playbook on the lab the same way; `make lab-down` removes the lab.
 # site.yml runs with Mitogen's strategy (plugins/strategy/mitogen_linear.py): one Python
 # per container for the whole run instead of a `docker exec` per task; CW_MITOGEN=0 runs it
 # with Ansible's own linear strategy.
@@ -50,11 +51,18 @@ case "${action}" in
     ansible-playbook -i "${inventory}" site.yml "${@:2}"
     info "site.yml took $(( $(now) - t ))s"
     ;;
+  play)
+    [ -n "${2:-}" ] || die "usage: scripts/lab.sh play PLAYBOOK [ansible-playbook options]"
+    step "${2} on ${inventory} (strategy ${ANSIBLE_STRATEGY:-linear})"
+    t=$(now)
+    ansible-playbook -i "${inventory}" "${@:2}"
+    info "${2} took $(( $(now) - t ))s"
+    ;;
   down)
     step "Removing the lab (playbooks/lab_down.yml)"
     ansible-playbook -i "${inventory}" playbooks/lab_down.yml
     ;;
   *)
-    die "usage: scripts/lab.sh up|site|down [ansible-playbook options]"
+    die "usage: scripts/lab.sh up|site|play PLAYBOOK|down [ansible-playbook options]"
     ;;
 esac

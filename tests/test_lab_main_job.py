@@ -1,26 +1,43 @@
 """The README's main job, end to end on the lab (run by the test command with CW_LAB_E2E=1).
 
-lab up -> site.yml -> bench play (`make lab`), then a second site.yml run that must change
-nothing, then `--check --diff` that must report no change (both `make lab-site`, Mitogen's
-strategy like the main job); the lab is removed at the end.
-The wall times are printed (pytest -s) for the closing notes.
+lab up -> site.yml -> bench play (`make lab`); then the change drill: writers through the
+generated settings on the replicated Redis aliases and the memcached pool while (a) site.yml
+rolls out a change that needs restarts, (b) playbooks/rolling_restart.yml, (c)
+playbooks/rotate_certificates.yml and (d) playbooks/failover_drill.yml run - no key written
+before lost, no acknowledged write lost; then a site.yml run that must change nothing, then
+`--check --diff` that must report no change (both `make lab-site`, Mitogen's strategy like
+the main job); the lab is removed at the end.
+The wall times and the drill's figures are printed (pytest -s) for the closing notes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
+from lab_drill import Drill
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CW_LAB_E2E"), reason="the lab run is CW_LAB_E2E=1 (make test)"
 )
+# (a) of the drill: a Redis setting and a memcached option that need restarts (warm restart
+# stays possible: the memory and item size do not change). The runs after it keep them.
+CHANGE = {
+    "redis_server_extra_config": {"latency-monitor-threshold": "100"},
+    "memcached_max_connections": 1100,
+}
+# An error window per restart longer than this means the restart path is broken; the
+# figures themselves are printed.
+WINDOW_BOUND_S = 5.0
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -46,6 +63,15 @@ def lab() -> Iterator[dict[str, float]]:
             print(f"lab: {label}: {seconds:.0f} s")
 
 
+@pytest.fixture(scope="module")
+def change_vars() -> Iterator[str]:
+    """The drill's change, as an extra-vars file for every site.yml run after it."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "change.json"
+        path.write_text(json.dumps(CHANGE), encoding="utf-8")
+        yield f"@{path}"
+
+
 def test_main_job_first_run(lab: dict[str, float]) -> None:
     done, lab["main job, first run (lab up + site.yml + bench)"] = run("bash", "scripts/lab.sh", "up")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
@@ -54,16 +80,53 @@ def test_main_job_first_run(lab: dict[str, float]) -> None:
     assert hosts and all(failed == 0 and unreachable == 0 for _, _, unreachable, failed in hosts.values())
 
 
-def test_second_run_changes_nothing(lab: dict[str, float]) -> None:
-    done, lab["site.yml no-op run (make lab-site)"] = run("bash", "scripts/lab.sh", "site")
+def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None:
+    drill = Drill(run=f"lab{int(time.time())}", keys=5000)
+    drill.seed()
+
+    def playbook(label: str, *command: str) -> dict[str, int]:
+        done, lab[label] = run("bash", "scripts/lab.sh", *command)
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+        return {host: counts[1] for host, counts in recap(done.stdout).items()}
+
+    phases = [
+        ("site", "drill (a) site.yml with a change that restarts", ("site", "-e", change_vars)),
+        ("rolling", "drill (b) rolling_restart.yml", ("play", "playbooks/rolling_restart.yml")),
+        ("certificates", "drill (c) rotate_certificates.yml", ("play", "playbooks/rotate_certificates.yml")),
+        (
+            "failover",
+            "drill (d) failover_drill.yml",
+            ("play", "playbooks/failover_drill.yml", "-e", "redis_server_drill_restore=true"),
+        ),
+    ]
+    try:
+        for phase, label, command in phases:
+            drill.through(phase, lambda label=label, command=command: playbook(label, *command))
+    finally:
+        for line in drill.table():
+            print(f"lab: {line}")
+    for row in drill.rows:
+        for alias, figures in row["aliases"].items():
+            where = f"{row['phase']} / {alias}"
+            assert figures["seed_lost"] == 0, f"{where}: {figures['seed_lost']} keys written before lost"
+            assert figures["acknowledged_lost"] == 0, f"{where}: acknowledged writes lost: {figures}"
+            assert figures["acknowledged"] > 0, f"{where}: no write was acknowledged"
+            assert figures["longest_window_s"] < WINDOW_BOUND_S, f"{where}: errors for {figures['windows']} s"
+    assert any(row["phase"] == "site" and any(row["outcome"].values()) for row in drill.rows), (
+        "nothing restarted"
+    )
+
+
+def test_second_run_changes_nothing(lab: dict[str, float], change_vars: str) -> None:
+    done, lab["site.yml no-op run (make lab-site)"] = run("bash", "scripts/lab.sh", "site", "-e", change_vars)
     assert done.returncode == 0, done.stdout[-6000:]
     changed = {host: counts[1] for host, counts in recap(done.stdout).items() if counts[1]}
     assert not changed, f"changed on the second run: {changed}\n{done.stdout[-6000:]}"
 
 
-def test_check_diff_reports_no_change(lab: dict[str, float]) -> None:
+def test_check_diff_reports_no_change(lab: dict[str, float], change_vars: str) -> None:
     done, lab["site.yml --check --diff (make lab-site)"] = run(
-        "bash", "scripts/lab.sh", "site", "--check", "--diff"
+        "bash", "scripts/lab.sh", "site", "--check", "--diff", "-e", change_vars
     )
     assert done.returncode == 0, done.stdout[-6000:]
     changed = {host: counts[1] for host, counts in recap(done.stdout).items() if counts[1]}

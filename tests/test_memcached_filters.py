@@ -24,6 +24,7 @@ SETTINGS: dict[str, Any] = {
     "memcached_tls_ca_certificate": "",
     "memcached_tls_verify_clients": False,
     "memcached_sasl_users": [],
+    "memcached_warm_restart": True,
 }
 
 
@@ -143,3 +144,34 @@ def test_size_parser() -> None:
     assert mc.size_to_bytes("512k") == 524288
     assert mc.size_to_bytes("4096") == 4096
     assert mc.size_to_bytes("2g") is None
+
+
+def test_warm_restart_keeps_the_cache_in_a_memory_file_of_the_ram_disk() -> None:
+    big, small = mc.memcached_effective(
+        [{"name": "pool", "port": 11211, "memory_mb": 128}, {"name": "tiny", "port": 11212, "memory_mb": 32}],
+        settings(),
+        4096,
+    )
+    # Below 48 MiB memcached cannot preallocate a page per slab class: no memory file.
+    assert big["warm_restart"] and not small["warm_restart"]
+    assert mc.memcached_argv(big, {}, "/var/lib/memcached/warm")[-2:] == [
+        "-e",
+        "/var/lib/memcached/warm/pool",
+    ]
+    assert "-e" not in mc.memcached_argv(small, {}, "/var/lib/memcached/warm")
+    assert mc.memcached_warm_size_mb([big, small]) == 128 + 16
+    assert mc.memcached_probe_endpoint(big) == {
+        "name": "pool",
+        "port": 11211,
+        "address": "127.0.0.1",
+        "tls": False,
+    }
+
+
+def test_warm_restart_asked_of_a_small_instance_is_refused() -> None:
+    found = mc.memcached_problems(
+        [{"name": "tiny", "port": 11211, "memory_mb": 32, "warm_restart": True}], settings(), 4096
+    )
+    assert any("memcached_instances[0].warm_restart: needs memory_mb of at least 48" in p for p in found), (
+        found
+    )

@@ -188,3 +188,32 @@ def test_sentinel_user_gets_only_what_sentinel_needs() -> None:
         and "~" not in sentinel
     )
     assert not any("cw-sentinel" in line for line in rs.redis_server_acl("cache", SETTINGS))
+
+
+def test_hosts_with_fewer_primaries_restart_first() -> None:
+    def host(names: list[str], primaries: list[str]) -> dict[str, Any]:
+        read = {n: {"role": "primary" if n in primaries else "replica"} for n in names}
+        return {"__redis_server_restart": names, "__redis_server_restart_state": {"instances": read}}
+
+    hostvars = {
+        "r1": host(["cache", "sessions"], ["cache", "sessions"]),
+        "r2": host(["cache", "sessions"], []),
+        "r3": host(["cache"], ["cache"]),
+        "r4": host([], []),
+    }
+    assert rs.redis_server_restart_order(hostvars, ["r1", "r2", "r3", "r4"]) == ["r2", "r3", "r1"]
+
+
+def test_the_drill_report_says_what_switched_and_what_failed() -> None:
+    done = {
+        "item": ["r1", "cache"], "changed": True, "group": "cache", "via": "sentinel", "old": "10.0.0.1:6379",
+        "new": "10.0.0.2:6379", "held_seconds": 1.2, "refused_seconds": 1.4, "seconds": 3.0,
+    }  # fmt: skip
+    failed = {"item": ["r2", "cluster-a"], "failed": True, "msg": "no healthy replica"}
+    put_back = {**done, "item": done, "old": "10.0.0.2:6379", "new": "10.0.0.1:6379"}
+    lines = rs.redis_server_drill_report([done, failed], [put_back])
+    assert lines[0].startswith("cache (sentinel): 10.0.0.1:6379 -> 10.0.0.2:6379, writes held 1.2 s")
+    assert "client refused for at most 1.4 s" in lines[0]
+    assert lines[1] == "r2 cluster-a: fail-over FAILED: no healthy replica"
+    assert lines[2].startswith("put back: cache (sentinel): 10.0.0.2:6379 -> 10.0.0.1:6379")
+    assert rs.redis_server_drill_row(put_back)["host"] == "r1"

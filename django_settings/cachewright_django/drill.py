@@ -225,10 +225,11 @@ def write(
     }
 
 
-def read_back(cache: Any, expected: dict[str, Any], settle: float = SETTLE_S) -> list[str]:
-    """The keys whose value is not the expected one, after reading again for `settle` s."""
+def read_back(cache: Any, expected: dict[str, Any], settle: float | None = None) -> list[str]:
+    """The keys whose value is not the expected one, after reading again for `settle` s
+    (default SETTLE_S)."""
     wrong = list(expected)
-    deadline = time.monotonic() + settle
+    deadline = time.monotonic() + (SETTLE_S if settle is None else settle)
     while True:
         still = []
         for part in chunks(wrong):

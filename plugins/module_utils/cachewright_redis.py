@@ -229,7 +229,8 @@ def discover_sentinels(client: redis.Redis, seconds: float = HELLO_SECONDS) -> l
             message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
             if not message or message.get("type") != "message":
                 continue
-            fields = str(message["data"]).split(",")
+            data = message["data"]
+            fields = (data.decode() if isinstance(data, bytes) else str(data)).split(",")
             if len(fields) >= 8:
                 found[(fields[0], int(fields[1]))] = fields[4]
     finally:

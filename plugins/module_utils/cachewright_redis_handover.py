@@ -16,6 +16,7 @@ Used by the restart path (cachewright_redis_restart) and the failover drill modu
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,12 +166,16 @@ class Handover:
         """CLUSTER FAILOVER from a replica of this primary node (`to`, or its first healthy
         replica); this node becomes that replica's replica."""
         start = time.monotonic()
-        myself, replicas = cluster_replicas(node.execute_command("CLUSTER", "NODES"))
-        target = f"{to[0]}:{to[1]}" if to else (replicas[0] if replicas else "")
-        if not target or target not in replicas:
-            raise GateError(
-                f"{label}: no healthy replica of cluster node {myself} to hand its slots to ({replicas})"
-            )
+        found: list[str] = []
+
+        def healthy_replica() -> tuple[bool, str]:
+            myself, replicas = cluster_replicas(node.execute_command("CLUSTER", "NODES"))
+            wanted = f"{to[0]}:{to[1]}" if to else (replicas[0] if replicas else "")
+            found[:] = [myself, wanted]
+            return bool(wanted) and wanted in replicas, f"healthy replicas of {myself}: {replicas or 'none'}"
+
+        wait_until(f"{label}: a healthy replica to hand the slots to", healthy_replica, self.timeout)
+        myself, target = found
         host, port = target.rsplit(":", 1)
         self.access.remote(host, int(port)).execute_command("CLUSTER", "FAILOVER")
 
@@ -212,12 +217,13 @@ class Handover:
                 "seconds": round(time.monotonic() - start, 2)}  # fmt: skip
 
 
-def replica_address(primary: redis.Redis, replica: redis.Redis) -> tuple[str, int] | None:
-    """How a primary lists one of its replicas: the local address of the replica's link to it
-    (CLIENT LIST TYPE master, laddr) and the replica's own port."""
-    links = replica.execute_command("CLIENT", "LIST", "TYPE", "master")
-    fields = dict(item.split("=", 1) for item in str(links).split() if "=" in item)
-    host = fields.get("laddr", "").rsplit(":", 1)[0]
+def replica_address(
+    primary: redis.Redis, at: tuple[str, int], replica: redis.Redis
+) -> tuple[str, int] | None:
+    """How a primary (reached at `at`) lists this host's replica among its replicas: the
+    address this host connects to it from, and the replica's own port."""
+    with socket.create_connection(at, timeout=5) as probe:
+        host = probe.getsockname()[0]
     port = int(replica.config_get("tls-port").get("tls-port") or 0) or int(replica.config_get("port")["port"])
     for listed in replicas_of(primary.info("replication")):
         if (listed.host, listed.port) == (host, port) and listed.state == "online":

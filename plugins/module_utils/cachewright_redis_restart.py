@@ -120,7 +120,7 @@ class Restarter:
         self.handover.failover_to(client, target.host, target.port, name)
         self.restart_replica(name)
         peer = self.access.remote(target.host, target.port)
-        me = replica_address(peer, client)
+        me = replica_address(peer, target.address, client)
         if me is None:
             raise GateError(f"{name}: not listed as an online replica of {target.host}:{target.port}")
         self.handover.failover_to(peer, me[0], me[1], f"{target.host}:{target.port}")

@@ -227,14 +227,15 @@ def switch(
     """Hand `old`'s primary role away: to `me` when `me` is its replica, else to a replica."""
     promote = old is not me
     info = me.info("everything")
+    at = (info["master_host"], int(info["master_port"])) if promote else ("", 0)
     if int(info.get("cluster_enabled", 0)) == 1:
         to = cluster_replicas(me.execute_command("CLUSTER", "NODES"))[0].rsplit(":", 1) if promote else None
         done = handover.cluster(old, name, (to[0], int(to[1])) if to else None)
     elif sentinels:
-        done = handover.sentinel(old, name, sentinels, replica_address(old, me) if promote else None)
+        done = handover.sentinel(old, name, sentinels, replica_address(old, at, me) if promote else None)
     else:
         online = [r for r in replicas_of(info) if r.state == "online"]
-        target = replica_address(old, me) if promote else max(online, key=lambda r: r.offset).address
+        target = replica_address(old, at, me) if promote else max(online, key=lambda r: r.offset).address
         if target is None:
             raise GateError(f"{name}: not an online replica of its primary")
         done = handover.failover_to(old, target[0], int(target[1]), name)

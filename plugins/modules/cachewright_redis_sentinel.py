@@ -11,7 +11,7 @@ description:
   - C(state=restarted) reads what the Sentinel knows (each primary, its replicas and the other
     Sentinels), restarts its unit, and waits until it answers again and knows every primary
     as up, with at least as many replicas and other Sentinels as before. It fails when that
-    does not happen within C(wait_seconds): run one host at a time, this keeps a quorum.
+    does not happen within C(wait_seconds). Run it one host at a time, which keeps a quorum.
   - C(state=info) reads what the Sentinel knows.
   - Sentinel cannot load new TLS files at run time (no CONFIG SET): a restart is how it does.
   - Needs redis-py on the host (Debian's python3-redis). Supports check mode.

@@ -13,6 +13,9 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 SIZE_RE = re.compile(r"^([0-9]+)([kKmM]?)$")
 SASL_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEBIAN_DEFAULT_PORT = 11211
+# With a memory file (-e) memcached preallocates a 1 MiB page for each slab class (about 40
+# with the default chunk sizes) and refuses to start with less memory than that.
+WARM_MIN_MB = 48
 
 # Keys an instance may set, and the role variable that gives each one's default.
 INSTANCE_DEFAULTS = {
@@ -56,6 +59,10 @@ def memcached_effective(
         effective["memory_mb"] = int(effective["memory_mb"])
         effective["tls"] = bool(effective["tls"])
         effective["sasl"] = bool(effective["sasl"])
+        effective.setdefault(
+            "warm_restart", bool(settings["memcached_warm_restart"]) and effective["memory_mb"] >= WARM_MIN_MB
+        )
+        effective["warm_restart"] = bool(effective["warm_restart"])
         result.append(effective)
     return result
 
@@ -108,6 +115,11 @@ def _sizing_problems(where: str, inst: dict[str, Any]) -> list[str]:
         )
     if not inst["listen"]:
         problems.append(f"{where}.listen: no address to listen on")
+    if inst["warm_restart"] and inst["memory_mb"] < WARM_MIN_MB:
+        problems.append(
+            f"{where}.warm_restart: needs memory_mb of at least {WARM_MIN_MB} (memcached preallocates a page "
+            f"per slab class for its memory file), not {inst['memory_mb']}"
+        )
     return problems
 
 
@@ -167,8 +179,9 @@ def memcached_problems(
 def memcached_argv(inst: dict[str, Any], tls: dict[str, Any], warm_dir: str = "") -> list[str]:
     """memcached's command line for one effective instance (without the binary).
 
-    With warm_dir, the cache lives in the memory file <warm_dir>/<name> (memcached -e), which
-    a graceful stop (SIGUSR1) completes and the next start restores.
+    With warm_dir and the instance's warm_restart, the cache lives in the memory file
+    <warm_dir>/<name> (memcached -e), which a graceful stop (SIGUSR1) completes and the next
+    start restores.
     """
     argv = [
         "-p", str(inst["port"]),
@@ -189,7 +202,7 @@ def memcached_argv(inst: dict[str, Any], tls: dict[str, Any], warm_dir: str = ""
         argv += ["-Z", "-o", ",".join(options)]
     if inst["sasl"]:
         argv.append("-S")
-    if warm_dir:
+    if warm_dir and inst.get("warm_restart"):
         argv += ["-e", f"{warm_dir}/{inst['name']}"]
     argv += [str(arg) for arg in inst["extra_args"]]
     return argv
@@ -201,9 +214,9 @@ def memcached_probe_endpoint(inst: dict[str, Any]) -> dict[str, Any]:
 
 
 def memcached_warm_size_mb(instances: list[dict[str, Any]]) -> int:
-    """Size of the RAM disk holding the memory files: every instance's memory_mb, plus room
-    for their small .meta files."""
-    return sum(int(i["memory_mb"]) for i in instances) + 16
+    """Size of the RAM disk holding the memory files: the memory_mb of every instance with
+    warm restart, plus room for their small .meta files."""
+    return sum(int(i["memory_mb"]) for i in instances if i.get("warm_restart")) + 16
 
 
 class FilterModule:

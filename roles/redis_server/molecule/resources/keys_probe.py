@@ -1,11 +1,12 @@
 """Keys written with SET, a MULTI/EXEC pipeline (django-redis set_many), INCR and a script
-must all come back when an instance with AOF restarts, under the role's ACL file.
+must all come back when an instance restarts: with AOF under the role's ACL file, and
+through the role's safe restart path whatever the instance's persistence.
 
-    python aof_probe.py write SPEC     # client: write them to every sessions instance
-    python aof_probe.py check SPEC     # client: after the restart, every one is there
-    AOF_PROBE_PASSWORD=... python3 aof_probe.py local BINARY ACLFILE USER   # on a Redis host:
+    python keys_probe.py write SPEC    # client: write them to every server of the spec
+    python keys_probe.py check SPEC    # client: after the restart, every one is there
+    AOF_PROBE_PASSWORD=... python3 keys_probe.py local BINARY ACLFILE USER   # on a Redis host:
         # the same with a server binary (valkey-server too) started on the role's ACL file
-        # in a temporary directory
+        # in a temporary directory, AOF on
 
 With the default user at -@all, Redis 7.0/8.0 and Valkey 8.1 drop every MULTI/EXEC and
 script of the AOF at restart (redis/redis#14541, valkey-io/valkey#3983).
@@ -110,8 +111,13 @@ def main(args: list[str]) -> int:
             write(client, spec["prefix"])
             continue
         found = count(client, spec["prefix"])
-        print(f"{server['host']}:{server['port']} after its restart: {found}")
-        failed += 0 if complete(found) else 1
+        admin = redis.Redis(
+            host=server["host"], port=server["port"], username=spec.get("admin_user"),
+            password=spec.get("admin_password"), socket_timeout=5,
+        )  # fmt: skip
+        role = admin.execute_command("ROLE")[0].decode() if spec.get("admin_user") else "not read"
+        print(f"{server['host']}:{server['port']} after its restart: {found}, role {role}")
+        failed += 0 if complete(found) and (role == "master" or not server.get("primary")) else 1
     return 1 if failed else 0
 
 

@@ -1,0 +1,123 @@
+"""cachewright_django.drill (the change drill's writers and checks) and
+cachewright_django.sentinel (finding a new primary as soon as it is promoted)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "django_settings"))
+
+from django.conf import settings
+
+if not settings.configured:
+    settings.configure(CACHES={}, USE_TZ=True)
+
+from cachewright_django import drill
+from cachewright_django.sentinel import Sentinel
+from django.core.cache.backends.locmem import LocMemCache
+from django.test.utils import override_settings
+
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "drill"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        self.now += 0.01
+        return self.now
+
+
+class Flaky(LocMemCache):
+    """Refuses the writes whose sequence numbers are in `down`; 'not stored' for `silent`."""
+
+    def __init__(self, down: set[int], silent: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__("flaky", {})
+        self.down, self.silent, self.calls = down, silent, 0
+
+    def add(self, key: str, value: Any, timeout: Any = None, version: Any = None) -> bool:
+        seq = int(key.rsplit(":", 1)[1])
+        self.calls += 1
+        if seq in self.down:
+            raise ConnectionError("refused")
+        if seq in self.silent:
+            return False
+        return super().add(key, value, timeout, version)
+
+
+def run_writer(cache: Any, attempts: int, run: str) -> drill.WriterLog:
+    counter = iter(range(attempts + 1))
+    return drill.write_until(
+        "flaky", run, "p", lambda: next(counter) >= attempts, interval=0, cache=cache, clock=Clock()
+    )
+
+
+def test_every_acknowledged_write_is_recorded_and_errors_form_windows() -> None:
+    log = run_writer(Flaky(down={3, 4, 5}), 10, "w1")
+    assert log.acknowledged == [0, 1, 2, 6, 7, 8, 9]
+    figures = log.as_dict()
+    assert figures["failed"] == 3
+    assert len(figures["windows"]) == 1
+    assert figures["windows"][0]["kinds"] == {"ConnectionError": 3}
+
+
+def test_failures_close_together_are_one_window() -> None:
+    # A pool where one server's keys fail between the others' successes: one window.
+    log = run_writer(Flaky(down={2, 4, 6}, silent={8}), 12, "w2")
+    windows = log.as_dict()["windows"]
+    assert len(windows) == 1 and windows[0]["errors"] == 4
+    assert windows[0]["kinds"] == {"ConnectionError": 3, "not stored": 1}
+
+
+def test_seed_and_verify_count_what_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drill, "SETTLE_S", 0.1)
+    with override_settings(CACHES={"default": LOCMEM}):
+        drill.seed("default", "r2", 30)
+        cache = drill.drill_cache("default")
+        record = drill.write(["default"], "r2", "p", iter([False] * 20 + [True]).__next__, interval=0)
+        assert drill.verify("r2", ["default"], 30, record)["default"]["acknowledged_lost"] == 0
+        cache.delete(drill.seed_key("r2", 4))
+        cache.delete(drill.write_key("r2", "p", record["aliases"]["default"]["acknowledged"][0]))
+        report = drill.verify("r2", ["default"], 30, record)["default"]
+        assert report["seed_lost"] == 1 and report["acknowledged_lost"] == 1
+
+
+def test_errors_the_alias_would_swallow_are_raised_for_the_drill() -> None:
+    memcached = {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": "127.0.0.1:1",
+        "OPTIONS": {"ignore_exc": True},
+    }
+    with override_settings(CACHES={"pool": memcached}):
+        assert drill.drill_cache("pool")._options["ignore_exc"] is False
+
+
+class FakeSentinel:
+    def __init__(self, answer: Any = None, error: Exception | None = None) -> None:
+        self.answer, self.error, self.asked = answer, error, []
+
+    def execute_command(self, *args: str) -> Any:
+        self.asked.append(args)
+        if self.error:
+            raise self.error
+        return self.answer
+
+
+def test_the_primary_comes_from_get_master_addr_by_name() -> None:
+    import redis  # noqa: PLC0415
+
+    sentinel = Sentinel([("a", 1)])
+    down, up = FakeSentinel(error=redis.ConnectionError("down")), FakeSentinel([b"10.0.0.7", b"6379"])
+    sentinel.sentinels = [down, up]  # type: ignore[list-item]
+    assert sentinel.discover_master("cache") == ("10.0.0.7", 6379)
+    assert up.asked == [("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "cache")]
+    assert sentinel.sentinels[0] is up, "the Sentinel that answered is asked first next time"
+    sentinel.sentinels = [FakeSentinel(None)]  # type: ignore[list-item]
+    with pytest.raises(redis.sentinel.MasterNotFoundError):
+        sentinel.discover_master("cache")

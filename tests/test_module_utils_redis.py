@@ -1,0 +1,177 @@
+"""The safe restart path and the hand-overs (plugins/module_utils/cachewright_redis*.py)
+against live redis-server and Sentinel processes on loopback (tests/redis_nodes_fixture.py),
+with writers running: no acknowledged write may be lost, every gate must hold."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from ansible.module_utils.cachewright_redis import Access, GateError, discover_sentinels, gate_in_sync
+from ansible.module_utils.cachewright_redis_handover import Handover
+from ansible.module_utils.cachewright_redis_restart import Restarter
+
+from redis_nodes_fixture import ADMIN, ADMIN_PASSWORD, SENTINEL_PASSWORD, Group
+
+ACCESS = Access(
+    admin_user=ADMIN, admin_password=ADMIN_PASSWORD, sentinel_password=SENTINEL_PASSWORD, timeout=2
+)
+
+
+def restarter(group: Group) -> Restarter:
+    return Restarter(
+        access=Access(admin_user=ADMIN, admin_password=ADMIN_PASSWORD, sentinel_password=SENTINEL_PASSWORD),
+        socket_of=lambda name: name,  # the tests name an instance by its socket
+        restart=lambda socket: group.by_socket(socket).restart(),
+        timeout=20,
+    )
+
+
+class Writers(threading.Thread):
+    """Writes unique keys to whatever the Sentinels (or a fixed node) name the primary."""
+
+    def __init__(self, group: Group) -> None:
+        super().__init__(daemon=True)
+        self.group = group
+        self.stop = threading.Event()
+        self.acknowledged: list[str] = []
+        self.failed = 0
+
+    def primary(self) -> redis.Redis:
+        if self.group.watchers:
+            host, port = self.group.watchers[0].client().sentinel_get_master_addr_by_name(self.group.name)
+            return redis.Redis(
+                host=host, port=port, username=ADMIN, password=ADMIN_PASSWORD, socket_timeout=1
+            )
+        return self.group.nodes[0].client()
+
+    def run(self) -> None:
+        number = 0
+        while not self.stop.is_set():
+            key = f"w:{number}"
+            try:
+                if self.primary().set(key, key):
+                    self.acknowledged.append(key)
+            except (redis.RedisError, OSError):
+                self.failed += 1
+            number += 1
+            time.sleep(0.005)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(10)
+
+
+def lost(group: Group, keys: list[str]) -> list[str]:
+    primary = group.primary().client()
+    return [key for key, value in zip(keys, primary.mget(keys) if keys else [], strict=True) if value is None]
+
+
+@pytest.fixture
+def group(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Group]:
+    started = Group(tmp_path, **request.param).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.mark.parametrize("group", [{"base_port": 31001, "replicas": 1}], indirect=True)
+def test_a_replica_restarts_and_is_in_sync_before_the_gate_passes(group: Group) -> None:
+    primary, replica = group.nodes
+    primary.client().mset({f"k:{i}": i for i in range(1000)})
+    done = restarter(group).restart_safely(replica.socket)
+    assert done["path"].startswith("replica")
+    info = replica.client().info("replication")
+    assert info["master_link_status"] == "up"
+    assert info["slave_repl_offset"] >= primary.client().info("replication")["master_repl_offset"] - 100
+    assert replica.client().dbsize() == 1000
+
+
+@pytest.mark.parametrize("group", [{"base_port": 31011, "replicas": 0}], indirect=True)
+def test_a_lone_primary_without_persistence_keeps_its_keys(group: Group) -> None:
+    (primary,) = group.nodes
+    primary.client().mset({f"k:{i}": i for i in range(2000)})
+    done = restarter(group).restart_safely(primary.socket)
+    assert "snapshot" in done["path"]
+    assert primary.client().dbsize() == 2000
+    assert not (primary.directory / "dump.rdb").exists(), "the snapshot taken for the restart stays behind"
+
+
+@pytest.mark.parametrize("group", [{"base_port": 31021, "replicas": 1}], indirect=True)
+def test_a_primary_ansible_points_replicas_at_swaps_restarts_and_swaps_back(group: Group) -> None:
+    primary, replica = group.nodes
+    primary.client().mset({f"k:{i}": i for i in range(1000)})
+    writers = Writers(group)
+    writers.start()
+    time.sleep(0.3)
+    done = restarter(group).restart_safely(primary.socket)
+    writers.finish()
+    assert "FAILOVER TO" in done["path"]
+    assert primary.client().info("replication")["role"] == "master"
+    assert replica.client().info("replication")["role"] == "slave"
+    assert primary.client().dbsize() >= 1000
+    assert lost(group, writers.acknowledged) == []
+
+
+@pytest.mark.parametrize("group", [{"base_port": 31031, "replicas": 2, "sentinels": 3}], indirect=True)
+def test_a_sentinel_primary_hands_over_without_losing_a_write(group: Group) -> None:
+    old = group.nodes[0]
+    assert [s[2] for s in discover_sentinels(old.client())] == ["drill"] * 3
+    writers = Writers(group)
+    writers.start()
+    time.sleep(0.3)
+    done = restarter(group).restart_safely(old.socket)
+    time.sleep(0.5)
+    writers.finish()
+    assert "SENTINEL FAILOVER drill" in done["path"]
+    assert old.client().info("replication")["role"] == "slave"
+    new = group.primary()
+    assert new is not old
+    for watcher in group.watchers:
+        assert watcher.client().sentinel_get_master_addr_by_name("drill")[1] == new.port
+    assert len(writers.acknowledged) > 50
+    assert lost(group, writers.acknowledged) == []
+
+
+@pytest.mark.parametrize("group", [{"base_port": 31041, "replicas": 2, "sentinels": 3}], indirect=True)
+def test_a_put_back_makes_the_preferred_replica_the_primary(group: Group) -> None:
+    old, chosen = group.nodes[0], group.nodes[2]
+    sentinels = discover_sentinels(old.client())
+    Handover(ACCESS, 20).sentinel(old.client(), "drill", sentinels, prefer=("127.0.0.1", chosen.port))
+    assert group.primary() is chosen
+    assert chosen.client().config_get("replica-priority")["replica-priority"] == "100"
+
+
+@pytest.mark.parametrize("group", [{"base_port": 31051, "replicas": 1}], indirect=True)
+def test_a_gate_that_does_not_pass_says_what_it_saw(group: Group) -> None:
+    primary, replica = group.nodes
+    primary.stop()
+    with pytest.raises(GateError, match=r"linked to its primary: not reached within 1 s .*link down"):
+        gate_in_sync(ACCESS, replica.client(), "replica", 1)
+
+
+def test_a_cluster_primary_hands_its_slots_to_its_replica(tmp_path: Path) -> None:
+    from redis_cluster_fixture import ADMIN_PASSWORD as CLUSTER_PASSWORD  # noqa: PLC0415
+    from redis_cluster_fixture import LocalCluster  # noqa: PLC0415
+
+    # The cluster bus listens on port + 10000: below the ephemeral ports (32768 and up).
+    cluster = LocalCluster(tmp_path, base_port=21201)
+    try:
+        cluster.start()
+        access = Access(admin_user="default", admin_password=CLUSTER_PASSWORD)
+        port = cluster.primaries()[0]
+        node = access.remote("127.0.0.1", port)
+        client = redis.cluster.RedisCluster(host="127.0.0.1", port=port, password=CLUSTER_PASSWORD)
+        client.mset_nonatomic({f"k:{i}": i for i in range(1000)})
+        done = Handover(access, 20).cluster(node, f"node {port}")
+        assert node.execute_command("ROLE")[0] == "slave"
+        assert done["new"] != done["old"]
+        cluster.wait_ok(20)
+        assert all(value is not None for value in client.mget_nonatomic([f"k:{i}" for i in range(1000)]))
+    finally:
+        cluster.stop()
