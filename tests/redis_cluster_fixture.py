@@ -68,7 +68,9 @@ class LocalCluster:
     """Six redis-server processes in cluster mode, formed into one cluster."""
 
     workdir: Path
-    base_port: int = 30001
+    # The cluster bus listens on port + 10000: both stay below the ephemeral ports (32768 and up),
+    # which a connection of another test may hold.
+    base_port: int = 20001
     tls_dir: Path | None = None
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 

@@ -118,8 +118,18 @@ def test_a_primary_ansible_points_replicas_at_swaps_restarts_and_swaps_back(grou
     assert lost(group, writers.acknowledged) == []
 
 
-@pytest.mark.parametrize("group", [{"base_port": 31031, "replicas": 2, "sentinels": 3}], indirect=True)
-def test_a_sentinel_primary_hands_over_without_losing_a_write(group: Group) -> None:
+@pytest.fixture(scope="module")
+def sentinel_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
+    """A primary, two replicas and three Sentinels, shared by the Sentinel tests in order."""
+    started = Group(tmp_path_factory.mktemp("sentinel"), base_port=31031, replicas=2, sentinels=3).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def test_a_sentinel_primary_hands_over_without_losing_a_write(sentinel_group: Group) -> None:
+    group = sentinel_group
     old = group.nodes[0]
     assert [s[2] for s in discover_sentinels(old.client())] == ["drill"] * 3
     writers = Writers(group)
@@ -138,9 +148,10 @@ def test_a_sentinel_primary_hands_over_without_losing_a_write(group: Group) -> N
     assert lost(group, writers.acknowledged) == []
 
 
-@pytest.mark.parametrize("group", [{"base_port": 31041, "replicas": 2, "sentinels": 3}], indirect=True)
-def test_a_put_back_makes_the_preferred_replica_the_primary(group: Group) -> None:
-    old, chosen = group.nodes[0], group.nodes[2]
+def test_a_put_back_makes_the_preferred_replica_the_primary(sentinel_group: Group) -> None:
+    group = sentinel_group
+    old = group.primary()
+    chosen = next(node for node in group.nodes if node is not old and node is not group.nodes[0])
     sentinels = discover_sentinels(old.client())
     Handover(ACCESS, 20).sentinel(old.client(), "drill", sentinels, prefer=("127.0.0.1", chosen.port))
     assert group.primary() is chosen

@@ -140,7 +140,7 @@ def test_tls_cluster_with_acl_credentials(tmp_path: Path) -> None:
     from django_redis.cache import RedisCache  # noqa: PLC0415 - after settings.configure()
 
     tls_dir = make_tls_files(tmp_path / "tls")
-    local = LocalCluster(tmp_path / "nodes", base_port=30101, tls_dir=tls_dir)
+    local = LocalCluster(tmp_path / "nodes", base_port=20101, tls_dir=tls_dir)
     try:
         local.start()
         backend = RedisCache(

@@ -24,7 +24,6 @@ from typing import Any
 from ansible.module_utils.cachewright_redis import (
     PAUSE_MS,
     Access,
-    GateError,
     discover_sentinels,
     gate_in_sync,
     gate_up,
@@ -120,9 +119,18 @@ class Restarter:
         self.handover.failover_to(client, target.host, target.port, name)
         self.restart_replica(name)
         peer = self.access.remote(target.host, target.port)
-        me = replica_address(peer, target.address, client)
-        if me is None:
-            raise GateError(f"{name}: not listed as an online replica of {target.host}:{target.port}")
+        found: list[tuple[str, int]] = []
+
+        def listed() -> tuple[bool, str]:
+            me = replica_address(peer, target.address, client)
+            found[:] = [me] if me else []
+            return (
+                me is not None,
+                f"replicas of {target.host}:{target.port}: {replicas_of(peer.info('replication'))}",
+            )
+
+        wait_until(f"{name}: an online replica of {target.host}:{target.port}", listed, self.timeout)
+        me = found[0]
         self.handover.failover_to(peer, me[0], me[1], f"{target.host}:{target.port}")
 
         def back() -> tuple[bool, str]:
