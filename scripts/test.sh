@@ -4,7 +4,8 @@
 #   every Molecule scenario (roles/*/molecule/* and molecule/*), stopping at the first failure ->
 #   the README's main job end to end on the lab.
 # CW_SCENARIOS="memcached:pool redis_server:default" runs only those scenarios (CW_SCENARIOS=none:
-# none of them); CW_LAB=0 skips the lab run.
+# none of them); CW_LAB=0 skips the lab run. Molecule and the lab run with Mitogen's strategy;
+# CW_MITOGEN=0 runs both with Ansible's linear strategy.
 # Logs of each scenario: .cache/logs/<role>-<scenario>.log
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -72,6 +73,9 @@ timed "pytest" pytest -q
 
 step "Molecule scenarios"
 mkdir -p .cache/logs
+if [ "${CW_MITOGEN:-1}" = 0 ]; then
+  export CW_MOLECULE_STRATEGY=linear
+fi
 scenarios=()
 for file in roles/*/molecule/*/molecule.yml molecule/*/molecule.yml; do
   [ -f "${file}" ] || continue

@@ -165,6 +165,7 @@ def test_warm_restart_keeps_the_cache_in_a_memory_file_of_the_ram_disk() -> None
         "port": 11211,
         "address": "127.0.0.1",
         "tls": False,
+        "sasl": False,
     }
 
 

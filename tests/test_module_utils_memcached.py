@@ -99,3 +99,28 @@ def test_refresh_certs_loads_a_new_certificate(memcached: tuple[Endpoint, Endpoi
     secure.ca_certificate = ""
     assert secure.refresh_certs() == "OK"
     assert secure.served_fingerprint() == file_fingerprint(str(tls / "node.crt"))
+
+
+def test_a_sasl_instance_answers_the_binary_protocol(tmp_path: Path) -> None:
+    port = free_port()
+    binary = [shutil.which("memcached") or "memcached", *(["-u", "root"] if os.geteuid() == 0 else [])]
+    # Cyrus SASL needs a configuration to start with (the role writes one, with its users).
+    (tmp_path / "memcached.conf").write_text(f"mech_list: plain\nsasldb_path: {tmp_path}/sasldb2\n")
+    sasl = subprocess.Popen(
+        [*binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16", "-S"],
+        env={**os.environ, "SASL_CONF_PATH": str(tmp_path)},
+    )
+    try:
+        endpoint = Endpoint("127.0.0.1", port, sasl=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert endpoint.version()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "memcached -S did not start"
+                time.sleep(0.1)
+        assert endpoint.stats() == {}
+    finally:
+        sasl.terminate()
+        sasl.wait(10)

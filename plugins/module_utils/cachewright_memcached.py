@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import socket
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,8 @@ class Endpoint:
     host: str
     port: int
     tls: bool = False
+    # A SASL instance speaks only the binary protocol, and little before a client logs in.
+    sasl: bool = False
     ca_certificate: str = ""
     certificate: str = ""
     private_key: str = ""
@@ -112,13 +115,33 @@ class Endpoint:
                         break
         return [row for row in data.decode(errors="replace").split("\r\n") if row]
 
+    def binary_version(self) -> str:
+        """The binary protocol's VERSION: a SASL instance answers it (with its version, or
+        "auth required"), which proves it is up."""
+        request = struct.pack(">BBHBBHIIQ", 0x80, 0x0B, 0, 0, 0, 0, 0, 0, 0)
+        with socket.create_connection((self.host, self.port), timeout=self.timeout) as raw:
+            stream = self.context().wrap_socket(raw) if self.tls else raw
+            with stream:
+                stream.sendall(request)
+                header = stream.recv(24)
+                if len(header) < 24 or header[0] != 0x81:
+                    raise OSError(f"no binary-protocol answer from {self.host}:{self.port}")
+                status, length = struct.unpack(">H", header[6:8])[0], struct.unpack(">I", header[8:12])[0]
+                body = stream.recv(length) if length else b""
+        return body.decode(errors="replace") if status == 0 else f"answers (status {status:#x})"
+
     def version(self) -> str:
+        if self.sasl:
+            return self.binary_version()
         reply = self.command("version")
         if not reply or not reply[0].startswith("VERSION"):
             raise OSError(f"no version from {self.host}:{self.port}: {reply}")
         return reply[0].split(" ", 1)[1]
 
     def stats(self) -> dict[str, str]:
+        """`stats` of the text protocol ({} on a SASL instance, which needs a login first)."""
+        if self.sasl:
+            return {}
         return {
             parts[1]: parts[2]
             for parts in (row.split(" ", 2) for row in self.command("stats"))

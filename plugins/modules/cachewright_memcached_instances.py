@@ -98,6 +98,7 @@ class Instances:
             host=str(instance.get("address") or "127.0.0.1"),
             port=int(instance["port"]),
             tls=bool(instance.get("tls")),
+            sasl=bool(instance.get("sasl")),
             ca_certificate=self.params["tls_ca_certificate"] or "",
             certificate=self.params["tls_certificate"] or "",
             private_key=self.params["tls_private_key"] or "",
@@ -128,7 +129,8 @@ class Instances:
             wanted = []
         state["warm_blockers"] = warm_blockers(running, wanted)
         try:
-            state["items"] = int(self.endpoint(instance).stats().get("curr_items", 0))
+            stats = self.endpoint(instance).stats()
+            state["items"] = int(stats["curr_items"]) if "curr_items" in stats else None
         except OSError as error:
             state["items"], state["error"] = None, f"{type(error).__name__}: {error}"
         return state
@@ -182,10 +184,10 @@ class Instances:
             state.update(
                 action="restarted" if state["running"] else "started (was not running)",
                 seconds=round(time.monotonic() - start, 2),
-                items_after=int(after.get("curr_items", 0)),
+                items_after=int(after["curr_items"]) if "curr_items" in after else None,
                 warm=not blockers,
             )
-            if not blockers and (state.get("items") or 0) > 0 and state["items_after"] == 0:
+            if not blockers and (state.get("items") or 0) > 0 and not state["items_after"]:
                 self.module.warn(
                     f"memcached@{name}: warm restart was expected, but the cache came back empty"
                 )

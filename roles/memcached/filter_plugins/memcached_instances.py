@@ -209,8 +209,14 @@ def memcached_argv(inst: dict[str, Any], tls: dict[str, Any], warm_dir: str = ""
 
 
 def memcached_probe_endpoint(inst: dict[str, Any]) -> dict[str, Any]:
-    """How the role's modules reach an instance on its own host: name, port, address, TLS."""
-    return {"name": inst["name"], "port": inst["port"], "address": inst["listen"][0], "tls": inst["tls"]}
+    """How the role's modules reach an instance on its own host: name, port, address, TLS, SASL."""
+    return {
+        "name": inst["name"],
+        "port": inst["port"],
+        "address": inst["listen"][0],
+        "tls": inst["tls"],
+        "sasl": inst["sasl"],
+    }
 
 
 def memcached_warm_size_mb(instances: list[dict[str, Any]]) -> int:
