@@ -59,6 +59,7 @@ def lab() -> Iterator[dict[str, float]]:
         yield times
     finally:
         run("bash", "scripts/lab.sh", "down")
+        print()  # after pytest's progress dots: each figure on a line of its own
         for label, seconds in times.items():
             print(f"lab: {label}: {seconds:.0f} s")
 
@@ -103,6 +104,7 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
         for phase, label, command in phases:
             drill.through(phase, lambda label=label, command=command: playbook(label, *command))
     finally:
+        print()
         for line in drill.table():
             print(f"lab: {line}")
     for row in drill.rows:
