@@ -10,28 +10,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
+from redis_cluster_fixture import LocalCluster
+
+# Until a condition holds, or TimeoutError (the cluster fixture's).
+wait = LocalCluster.wait
 ADMIN, ADMIN_PASSWORD = "cw-admin", "test-only-admin"
 REPLICATION, REPLICATION_PASSWORD = "cw-replication", "test-only-replication"
 SENTINEL_PASSWORD = "test-only-sentinel"
-
-
-def wait(condition: object, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if condition():  # type: ignore[operator]
-                return
-        except (redis.RedisError, OSError) as exc:
-            last = exc
-        time.sleep(0.1)
-    raise TimeoutError(f"condition not met within {seconds} s (last error: {last})")
 
 
 @dataclass
@@ -88,7 +78,7 @@ class Node:
         if self.sentinel:
             command.append("--sentinel")
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait(lambda: self.client().ping())
+        wait(lambda: self.client().ping(), 15)
         return self
 
     def stop(self) -> None:
@@ -129,7 +119,7 @@ class Group:
                 node.client().execute_command("CONFIG", "REWRITE")
             self.nodes.append(node)
         for node in self.nodes[1:]:
-            wait(lambda node=node: node.client().info("replication")["master_link_status"] == "up")
+            wait(lambda node=node: node.client().info("replication")["master_link_status"] == "up", 15)
         for index in range(self.sentinels):
             lines = [
                 f"sentinel monitor {self.name} 127.0.0.1 {self.base_port} 2",
@@ -144,9 +134,13 @@ class Group:
             wait(
                 lambda w=watcher: (
                     int(w.client().sentinel_master(self.name)["num-other-sentinels"]) == self.sentinels - 1
-                )
+                ),
+                15,
             )
-            wait(lambda w=watcher: int(w.client().sentinel_master(self.name)["num-slaves"]) == self.replicas)
+            wait(
+                lambda w=watcher: int(w.client().sentinel_master(self.name)["num-slaves"]) == self.replicas,
+                15,
+            )
         return self
 
     def by_socket(self, socket: str) -> Node:

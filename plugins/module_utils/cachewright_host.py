@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import Any
+
+
+def service_argument_spec() -> dict[str, Any]:
+    """The options of the instance modules (doc_fragments/cachewright_service_instances.py)."""
+    return {
+        "state": {"type": "str", "choices": ["info", "restarted", "reloaded"], "default": "info"},
+        "only_outdated": {"type": "bool", "default": False},
+        "daemon_reload": {"type": "bool", "default": False},
+    }
 
 
 def process_argv(pid: int) -> list[str]:

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.cachewright_tls import tls_client_argument_spec
+
 try:
     import redis
     from redis.backoff import NoBackoff
@@ -30,6 +33,33 @@ PAUSE_MS = 10000
 # Sentinels publish a hello on every instance they watch every 2 seconds.
 HELLO_SECONDS = 2.5
 CHANNEL = "__sentinel__:hello"
+
+
+def access_argument_spec() -> dict[str, Any]:
+    """The options every Redis module reaches instances and Sentinels with (documented in
+    doc_fragments/cachewright_redis_access.py and cachewright_tls_client.py)."""
+    return {
+        "socket": {"type": "str", "default": "/run/redis-{name}/redis-server.sock"},
+        "admin_user": {"type": "str", "required": True},
+        "admin_password": {"type": "str", "required": True, "no_log": True},
+        "tls": {"type": "bool", "default": False},
+        "sentinel_password": {"type": "str", "default": "", "no_log": True},
+        "sentinel_tls": {"type": "bool"},
+        "wait_seconds": {"type": "int", "default": 60},
+        **tls_client_argument_spec(),
+    }
+
+
+def require_redis(module: Any) -> None:
+    """Stop the module with a clear message when redis-py is missing; a check run on a host
+    that has not got it yet reports nothing to do."""
+    if REDIS_IMPORT_ERROR is None:
+        return
+    if module.check_mode:
+        module.exit_json(changed=False, skipped=True, msg="redis-py is not installed yet (check mode)")
+    module.fail_json(
+        msg=missing_required_lib("redis (Debian: python3-redis)"), exception=str(REDIS_IMPORT_ERROR)
+    )
 
 
 class GateError(Exception):
@@ -51,6 +81,20 @@ class Access:
     timeout: float = 5.0
     # One client per peer for the whole run: a TLS handshake per poll would slow the gates.
     _clients: dict[tuple[str, str, int], Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Access:
+        """From a module's options (access_argument_spec)."""
+        return cls(
+            admin_user=params.get("admin_user") or "",
+            admin_password=params.get("admin_password") or "",
+            tls=bool(params.get("tls")),
+            ca_certificate=params.get("tls_ca_certificate") or "",
+            certificate=params.get("tls_certificate") or "",
+            private_key=params.get("tls_private_key") or "",
+            sentinel_password=params.get("sentinel_password") or "",
+            sentinel_tls=params.get("sentinel_tls"),
+        )
 
     def _common(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,16 @@ from __future__ import annotations
 import hashlib
 import socket
 import ssl
+from typing import Any
+
+
+def tls_client_argument_spec() -> dict[str, Any]:
+    """The TLS options of the modules (documented in doc_fragments/cachewright_tls_client.py)."""
+    return {
+        "tls_ca_certificate": {"type": "path", "default": ""},
+        "tls_certificate": {"type": "path", "default": ""},
+        "tls_private_key": {"type": "path", "default": "", "no_log": False},
+    }
 
 
 def client_context(ca_certificate: str = "", certificate: str = "", private_key: str = "") -> ssl.SSLContext:

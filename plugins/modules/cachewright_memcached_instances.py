@@ -24,19 +24,6 @@ options:
     type: list
     elements: dict
     required: true
-  state:
-    description: What to do.
-    type: str
-    choices: [info, restarted, reloaded]
-    default: info
-  only_outdated:
-    description: With C(state=restarted), restart only instances whose binary was replaced.
-    type: bool
-    default: false
-  daemon_reload:
-    description: Run C(systemctl daemon-reload) before the first restart.
-    type: bool
-    default: false
   unit:
     description: systemd unit of an instance; C({name}) is replaced by its name.
     type: str
@@ -45,22 +32,11 @@ options:
     description: The file holding an instance's options (MEMCACHED_OPTIONS); C({name}) is replaced.
     type: path
     default: /etc/memcached/{name}.conf
-  tls_ca_certificate:
-    description: CA file to check a TLS instance with.
-    type: path
-    default: ""
-  tls_certificate:
-    description: Certificate presented to an instance that asks clients for one.
-    type: path
-    default: ""
-  tls_private_key:
-    description: Its private key.
-    type: path
-    default: ""
   wait_seconds:
     description: How long an instance may take to answer after its restart.
     type: int
     default: 30
+extends_documentation_fragment: [cachewright_service_instances, cachewright_tls_client]
 author: Cachewright
 """
 
@@ -82,9 +58,9 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cachewright_host import process_argv, process_outdated
+from ansible.module_utils.cachewright_host import process_argv, process_outdated, service_argument_spec
 from ansible.module_utils.cachewright_memcached import Endpoint, options_from_file, warm_blockers
-from ansible.module_utils.cachewright_tls import file_fingerprint
+from ansible.module_utils.cachewright_tls import file_fingerprint, tls_client_argument_spec
 
 
 class Instances:
@@ -232,15 +208,11 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "instances": {"type": "list", "elements": "dict", "required": True},
-            "state": {"type": "str", "choices": ["info", "restarted", "reloaded"], "default": "info"},
-            "only_outdated": {"type": "bool", "default": False},
-            "daemon_reload": {"type": "bool", "default": False},
+            **service_argument_spec(),
             "unit": {"type": "str", "default": "memcached@{name}.service"},
             "options_file": {"type": "path", "default": "/etc/memcached/{name}.conf"},
-            "tls_ca_certificate": {"type": "path", "default": ""},
-            "tls_certificate": {"type": "path", "default": ""},
-            "tls_private_key": {"type": "path", "default": "", "no_log": False},
             "wait_seconds": {"type": "int", "default": 30},
+            **tls_client_argument_spec(),
         },
         supports_check_mode=True,
     )

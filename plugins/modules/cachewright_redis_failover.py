@@ -18,7 +18,7 @@ description:
     and the longest time it was refused is returned. Its keys (C(cachewright:drill:*)) expire
     after a minute.
   - Every step is gated; the module fails when a gate does not pass within C(wait_seconds).
-    Needs redis-py on the host (Debian's python3-redis). Supports check mode.
+    Supports check mode.
 options:
   instance:
     description: Name of the instance on this host (C(redis-server@<name>)).
@@ -33,42 +33,7 @@ options:
     description: Measure how long a client was refused during the switch.
     type: bool
     default: true
-  socket:
-    description: Unix socket of the instance; C({name}) is replaced by its name.
-    type: str
-    default: /run/redis-{name}/redis-server.sock
-  admin_user:
-    description: ACL user the module logs in with.
-    type: str
-    required: true
-  admin_password:
-    description: Its password.
-    type: str
-    required: true
-  tls:
-    description: Whether the instances and Sentinels talk TLS.
-    type: bool
-    default: false
-  tls_ca_certificate:
-    description: CA file to check peers with.
-    type: path
-    default: ""
-  tls_certificate:
-    description: Certificate presented to peers that ask for one.
-    type: path
-    default: ""
-  tls_private_key:
-    description: Its private key.
-    type: path
-    default: ""
-  sentinel_password:
-    description: Password of the Sentinels (their requirepass).
-    type: str
-    default: ""
-  wait_seconds:
-    description: How long each gate may take.
-    type: int
-    default: 60
+extends_documentation_fragment: [cachewright_redis_access, cachewright_tls_client]
 author: Cachewright
 """
 
@@ -110,15 +75,16 @@ import time
 import uuid
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.cachewright_redis import (
-    REDIS_IMPORT_ERROR,
     Access,
     GateError,
+    access_argument_spec,
     cluster_replicas,
     discover_sentinels,
     redis,
     replicas_of,
+    require_redis,
     wait_until,
 )
 from ansible.module_utils.cachewright_redis_handover import Handover, replica_address
@@ -196,15 +162,7 @@ ARGUMENTS: dict[str, Any] = {
     "instance": {"type": "str", "required": True},
     "mode": {"type": "str", "choices": ["demote", "promote"], "default": "demote"},
     "probe": {"type": "bool", "default": True},
-    "socket": {"type": "str", "default": "/run/redis-{name}/redis-server.sock"},
-    "admin_user": {"type": "str", "required": True},
-    "admin_password": {"type": "str", "required": True, "no_log": True},
-    "tls": {"type": "bool", "default": False},
-    "tls_ca_certificate": {"type": "path", "default": ""},
-    "tls_certificate": {"type": "path", "default": ""},
-    "tls_private_key": {"type": "path", "default": "", "no_log": False},
-    "sentinel_password": {"type": "str", "default": "", "no_log": True},
-    "wait_seconds": {"type": "int", "default": 60},
+    **access_argument_spec(),
 }
 
 
@@ -251,21 +209,10 @@ def switch(
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENTS, supports_check_mode=True)
-    if REDIS_IMPORT_ERROR is not None:
-        module.fail_json(
-            msg=missing_required_lib("redis (Debian: python3-redis)"), exception=str(REDIS_IMPORT_ERROR)
-        )
+    require_redis(module)
     params = module.params
     name = params["instance"]
-    access = Access(
-        admin_user=params["admin_user"],
-        admin_password=params["admin_password"],
-        tls=params["tls"],
-        ca_certificate=params["tls_ca_certificate"] or "",
-        certificate=params["tls_certificate"] or "",
-        private_key=params["tls_private_key"] or "",
-        sentinel_password=params["sentinel_password"],
-    )
+    access = Access.from_params(params)
     handover = Handover(access, float(params["wait_seconds"]))
     me = access.local(params["socket"].replace("{name}", name))
     info = me.info("everything")

@@ -20,69 +20,21 @@ description:
     the module and leaves the remaining instances alone.
   - C(state=reloaded) makes each TLS instance load its certificate, key and CA files again
     (CONFIG SET), without a restart, when the certificate it serves differs from the file.
-  - Needs redis-py on the host (Debian's python3-redis). Supports check mode.
+  - Supports check mode.
 options:
   instances:
     description: Names of the instances (C(redis-server@<name>.service)).
     type: list
     elements: str
     required: true
-  state:
-    description: What to do.
-    type: str
-    choices: [info, restarted, reloaded]
-    default: info
-  only_outdated:
-    description: With C(state=restarted), restart only instances whose binary was replaced.
-    type: bool
-    default: false
-  daemon_reload:
-    description: Run C(systemctl daemon-reload) before the first restart.
-    type: bool
-    default: false
-  socket:
-    description: Unix socket of an instance; C({name}) is replaced by its name.
-    type: str
-    default: /run/redis-{name}/redis-server.sock
   unit:
     description: systemd unit of an instance; C({name}) is replaced by its name.
     type: str
     default: redis-server@{name}.service
-  admin_user:
-    description: ACL user the module logs in with (all commands, all keys).
-    type: str
-    required: true
-  admin_password:
-    description: Its password.
-    type: str
-    required: true
-  tls:
-    description: Whether the instances talk TLS (to reach primaries, replicas and Sentinels).
-    type: bool
-    default: false
-  tls_ca_certificate:
-    description: CA file to check peers with.
-    type: path
-    default: ""
-  tls_certificate:
-    description: Certificate presented to peers that ask for one.
-    type: path
-    default: ""
-  tls_private_key:
-    description: Its private key.
-    type: path
-    default: ""
-  sentinel_password:
-    description: Password of the Sentinels (their requirepass), to ask them for a failover.
-    type: str
-    default: ""
-  sentinel_tls:
-    description: Whether the Sentinels talk TLS. Default C(tls).
-    type: bool
-  wait_seconds:
-    description: How long each gate may take.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - cachewright_service_instances
+  - cachewright_redis_access
+  - cachewright_tls_client
 author: Cachewright
 """
 
@@ -115,16 +67,17 @@ log:
 import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.cachewright_host import process_outdated
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.cachewright_host import process_outdated, service_argument_spec
 from ansible.module_utils.cachewright_redis import (
-    REDIS_IMPORT_ERROR,
     Access,
     GateError,
+    access_argument_spec,
     gate_up,
     persistence_of,
     read_snapshot,
     redis,
+    require_redis,
 )
 from ansible.module_utils.cachewright_redis_restart import Restarter
 from ansible.module_utils.cachewright_tls import client_context, file_fingerprint, served_fingerprint
@@ -136,16 +89,7 @@ class Instances:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         params = module.params
-        self.access = Access(
-            admin_user=params["admin_user"],
-            admin_password=params["admin_password"],
-            tls=params["tls"],
-            ca_certificate=params["tls_ca_certificate"] or "",
-            certificate=params["tls_certificate"] or "",
-            private_key=params["tls_private_key"] or "",
-            sentinel_password=params["sentinel_password"],
-            sentinel_tls=params["sentinel_tls"],
-        )
+        self.access = Access.from_params(params)
         self.restarter = Restarter(
             access=self.access,
             socket_of=lambda name: params["socket"].replace("{name}", name),
@@ -260,29 +204,13 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "instances": {"type": "list", "elements": "str", "required": True},
-            "state": {"type": "str", "choices": ["info", "restarted", "reloaded"], "default": "info"},
-            "only_outdated": {"type": "bool", "default": False},
-            "daemon_reload": {"type": "bool", "default": False},
-            "socket": {"type": "str", "default": "/run/redis-{name}/redis-server.sock"},
+            **service_argument_spec(),
             "unit": {"type": "str", "default": "redis-server@{name}.service"},
-            "admin_user": {"type": "str", "required": True},
-            "admin_password": {"type": "str", "required": True, "no_log": True},
-            "tls": {"type": "bool", "default": False},
-            "tls_ca_certificate": {"type": "path", "default": ""},
-            "tls_certificate": {"type": "path", "default": ""},
-            "tls_private_key": {"type": "path", "default": "", "no_log": False},
-            "sentinel_password": {"type": "str", "default": "", "no_log": True},
-            "sentinel_tls": {"type": "bool"},
-            "wait_seconds": {"type": "int", "default": 60},
+            **access_argument_spec(),
         },
         supports_check_mode=True,
     )
-    if REDIS_IMPORT_ERROR is not None:
-        if module.check_mode:
-            module.exit_json(changed=False, skipped=True, msg="redis-py is not installed yet (check mode)")
-        module.fail_json(
-            msg=missing_required_lib("redis (Debian: python3-redis)"), exception=str(REDIS_IMPORT_ERROR)
-        )
+    require_redis(module)
     instances = Instances(module)
     action = {"info": instances.info, "restarted": instances.restarted, "reloaded": instances.reloaded}
     module.exit_json(**action[module.params["state"]]())

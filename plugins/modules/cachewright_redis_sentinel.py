@@ -13,7 +13,7 @@ description:
     as up, with at least as many replicas and other Sentinels as before. It fails when that
     does not happen within C(wait_seconds). Run it one host at a time, which keeps a quorum.
   - C(state=info) reads what the Sentinel knows.
-  - Sentinel cannot load new TLS files at run time (no CONFIG SET): a restart is how it does.
+  - Sentinel cannot load new TLS files at run time (no CONFIG SET), so a restart is how it does.
   - Needs redis-py on the host (Debian's python3-redis). Supports check mode.
 options:
   state:
@@ -76,9 +76,9 @@ masters:
 import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.cachewright_host import process_outdated
-from ansible.module_utils.cachewright_redis import REDIS_IMPORT_ERROR, Access, GateError, redis, wait_until
+from ansible.module_utils.cachewright_redis import Access, GateError, redis, require_redis, wait_until
 
 
 def fields_of(row: Any) -> dict[str, Any]:
@@ -122,12 +122,7 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    if REDIS_IMPORT_ERROR is not None:
-        if module.check_mode:
-            module.exit_json(changed=False, skipped=True, msg="redis-py is not installed yet (check mode)")
-        module.fail_json(
-            msg=missing_required_lib("redis (Debian: python3-redis)"), exception=str(REDIS_IMPORT_ERROR)
-        )
+    require_redis(module)
     params = module.params
     access = Access(
         admin_user="",

@@ -1,0 +1,26 @@
+"""Documentation of what the Cachewright instance modules do with a host's service instances."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """extends_documentation_fragment: [cachewright_service_instances]"""
+
+    DOCUMENTATION = r"""
+options:
+  state:
+    description: >-
+      Read them (info), restart them one at a time (restarted), or have them load new TLS
+      files (reloaded).
+    type: str
+    choices: [info, restarted, reloaded]
+    default: info
+  only_outdated:
+    description: With C(state=restarted), restart only instances whose binary a package upgrade replaced.
+    type: bool
+    default: false
+  daemon_reload:
+    description: Run C(systemctl daemon-reload) before the first restart (their unit changed).
+    type: bool
+    default: false
+"""

@@ -1,0 +1,56 @@
+"""Every module of plugins/modules documents itself (ansible-doc loads it, doc fragments
+included), and documents every option its argument spec takes."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT
+
+MODULES = sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("*.py"))
+
+
+def documented() -> dict[str, set[str]]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    done = subprocess.run(
+        ["ansible-doc", "--json", *MODULES], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    docs = json.loads(done.stdout)
+    return {name: set(docs[name]["doc"]["options"]) for name in MODULES}
+
+
+def spec_keys(path: Path) -> set[str]:
+    """The option names of a module's argument spec: the literal keys of its spec dicts,
+    plus those of the shared specs it spreads in."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict) and any(
+            isinstance(v, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "type" for k in v.keys)
+            for v in node.values
+        ):
+            keys |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
+    if "access_argument_spec()" in source:
+        from ansible.module_utils.cachewright_redis import access_argument_spec  # noqa: PLC0415
+
+        keys |= set(access_argument_spec())
+    if "service_argument_spec()" in source:
+        from ansible.module_utils.cachewright_host import service_argument_spec  # noqa: PLC0415
+
+        keys |= set(service_argument_spec())
+    if "tls_client_argument_spec()" in source:
+        from ansible.module_utils.cachewright_tls import tls_client_argument_spec  # noqa: PLC0415
+
+        keys |= set(tls_client_argument_spec())
+    return keys
+
+
+def test_every_option_is_documented_and_every_documented_option_exists() -> None:
+    docs = documented()
+    for name in MODULES:
+        assert docs[name] == spec_keys(ROOT / "plugins" / "modules" / f"{name}.py"), name
