@@ -1,6 +1,6 @@
 """A django-redis client for Redis Cluster, built on redis-py's ``redis.cluster.RedisCluster``.
 
-django-redis 7 has no cluster client (its issue #606), and the old
+django-redis 7 has no cluster client (django-redis#606), and the old
 ``rediscluster`` package cannot be installed beside it. Use::
 
     CACHES = {
