@@ -47,6 +47,21 @@ def run(*command: str) -> tuple[subprocess.CompletedProcess[str], float]:
     return done, time.monotonic() - start
 
 
+def drill_report(path: Path) -> list[str]:
+    """The rows of playbooks/failover_drill.yml's report, a line each."""
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        f"failover_drill.yml {kind}: {row['group']} ({row['via']}) {row['old']} -> {row['new']}: "
+        f"writes held {row['held_seconds']} s, its client refused {row['refused_seconds']} s, "
+        f"gates passed in {row['seconds']} s"
+        for kind in ("failovers", "put_back")
+        for row in doc[kind]
+        if row.get("done")
+    ]
+
+
 def recap(output: str) -> dict[str, tuple[int, int, int, int]]:
     return {m[0]: (int(m[1]), int(m[2]), int(m[3]), int(m[4])) for m in RECAP.findall(output)}
 
@@ -90,6 +105,10 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
         return {host: counts[1] for host, counts in recap(done.stdout).items()}
 
+    # The failover drill's own report: what switched, how long writes were held and its probe
+    # client refused.
+    report = Path(change_vars[1:]).with_name("failover_drill.json")
+
     phases = [
         ("site", "drill (a) site.yml with a change that restarts", ("site", "-e", change_vars)),
         ("rolling", "drill (b) rolling_restart.yml", ("play", "playbooks/rolling_restart.yml")),
@@ -97,7 +116,14 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
         (
             "failover",
             "drill (d) failover_drill.yml",
-            ("play", "playbooks/failover_drill.yml", "-e", "redis_server_drill_restore=true"),
+            (
+                "play",
+                "playbooks/failover_drill.yml",
+                "-e",
+                "redis_server_drill_restore=true",
+                "-e",
+                f"redis_server_drill_report_file={report}",
+            ),
         ),
     ]
     try:
@@ -105,7 +131,7 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
             drill.through(phase, lambda label=label, command=command: playbook(label, *command))
     finally:
         print()
-        for line in drill.table():
+        for line in drill.table() + drill_report(report):
             print(f"lab: {line}")
     for row in drill.rows:
         for alias, figures in row["aliases"].items():
