@@ -90,26 +90,37 @@ def caches(aliases: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 # What is generated ----------------------------------------------------------------------------
 def test_replicas_primary_first_with_acl_user_and_timeouts() -> None:
-    entry = caches({"c": {"backend": "redis", "group": "redis", "db": 3}})["c"]
+    spec = {"backend": "redis", "group": "redis", "db": 3, "read_from_replicas": True}
+    entry = caches({"c": spec})["c"]
     assert entry["LOCATION"] == ["redis://r1:6379/3", "redis://r2:6379/3"]
     assert entry["KEY_PREFIX"] == "django"
     options = entry["OPTIONS"]
-    assert options["CLIENT_CLASS"] == "django_redis.client.DefaultClient"
+    # clear()/keys() on the alias's keys only (SCAN + UNLINK): the ACL user has no @dangerous.
+    assert options["CLIENT_CLASS"] == "cachewright_django.redis.DefaultClient"
     assert options["CONNECTION_POOL_KWARGS"]["username"] == "django"
     assert options["CONNECTION_POOL_KWARGS"]["password"] == "pw-django"
     assert isinstance(options["SOCKET_TIMEOUT"], float)
     assert "PARSER_CLASS" not in options  # redis-py 8 has no HiredisParser; it uses hiredis itself
 
 
-def test_read_from_replicas_off_keeps_only_the_primary() -> None:
-    entry = caches({"c": {"backend": "redis", "group": "redis", "read_from_replicas": False}})["c"]
-    assert entry["LOCATION"] == "redis://r1:6379/0"
+def test_reads_go_to_the_primary_unless_asked() -> None:
+    # Read-your-writes: a replica may not have a write made a moment ago.
+    assert caches({"c": {"backend": "redis", "group": "redis"}})["c"]["LOCATION"] == "redis://r1:6379/0"
+    sentinel = caches({"c": {"backend": "redis", "group": "redis"}}, sentinel=True)["c"]
+    assert sentinel["LOCATION"] == ["redis://mycache/0"]  # no pool of replicas for the reads
+    asked = caches({"c": {"backend": "redis", "group": "redis", "read_from_replicas": True}}, sentinel=True)
+    assert asked["c"]["LOCATION"] == "redis://mycache/0"
+
+
+def test_replica_reads_are_refused_for_the_sessions_alias() -> None:
+    found = plan({"sessions": {"backend": "redis", "group": "redis", "read_from_replicas": True}})["problems"]
+    assert any("alias 'sessions': read_from_replicas: it holds the sessions" in p for p in found), found
 
 
 def test_tls_uses_rediss_ca_and_client_certificate() -> None:
     result = plan({"c": {"backend": "redis", "group": "redis"}}, tls=True)
     pool = result["caches"]["c"]["OPTIONS"]["CONNECTION_POOL_KWARGS"]
-    assert result["caches"]["c"]["LOCATION"][0] == "rediss://r1:6379/0"
+    assert result["caches"]["c"]["LOCATION"] == "rediss://r1:6379/0"
     assert pool["ssl_ca_certs"] == "/etc/cw/ca.crt"
     assert pool["ssl_certfile"] == "/etc/cw/client.crt"
     assert result["ca_files"] == ["/ctl/pki/ca.crt"]
@@ -119,9 +130,9 @@ def test_tls_uses_rediss_ca_and_client_certificate() -> None:
 def test_sentinel_has_connection_factory_and_ssl_in_pool() -> None:
     result = plan({"c": {"backend": "redis", "group": "redis"}}, tls=True, sentinel=True)
     entry = result["caches"]["c"]
-    assert entry["LOCATION"] == "redis://mycache/0"  # rediss:// fails through Sentinel
+    assert entry["LOCATION"] == ["redis://mycache/0"]  # rediss:// fails through Sentinel
     options = entry["OPTIONS"]
-    assert options["CLIENT_CLASS"] == "django_redis.client.SentinelClient"
+    assert options["CLIENT_CLASS"] == "cachewright_django.redis.SentinelClient"
     assert options["CONNECTION_FACTORY"] == "cachewright_django.sentinel.SentinelConnectionFactory"
     assert options["SENTINELS"] == [("r1", 26379), ("r2", 26379)]
     assert options["SENTINEL_KWARGS"]["password"] == "pw-sentinel"
@@ -136,10 +147,11 @@ def test_cluster_uses_our_client_on_db_0() -> None:
 
 def test_builtin_backend_takes_no_client_class() -> None:
     entry = caches({"c": {"backend": "redis", "group": "redis", "client": "django"}})["c"]
-    assert entry["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    # Django's RedisCache with a clear() on the alias's keys only.
+    assert entry["BACKEND"] == "cachewright_django.redis.RedisCache"
     assert "CLIENT_CLASS" not in entry["OPTIONS"]
     assert entry["OPTIONS"]["username"] == "django"
-    assert entry["LOCATION"] == ["redis://r1:6379", "redis://r2:6379"]  # db in OPTIONS only
+    assert entry["LOCATION"] == "redis://r1:6379"  # db in OPTIONS only; reads on the primary
 
 
 def test_compressor_and_serializer_bring_their_packages() -> None:
@@ -243,6 +255,45 @@ def test_module_disable_switch_turns_every_alias_into_dummy(tmp_path: Any) -> No
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert backends in out.stdout and "['c', 'default']" in out.stdout
+
+
+LOGIN = """
+import django, sys
+from importlib import import_module
+from django.conf import settings
+import cache_settings as s
+settings.configure(
+    CACHES=s.CACHES, SESSION_ENGINE=s.SESSION_ENGINE, SESSION_CACHE_ALIAS=s.SESSION_CACHE_ALIAS,
+    INSTALLED_APPS=["django.contrib.sessions"], USE_TZ=True, SECRET_KEY="test-only-not-a-secret",
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}},
+)
+django.setup()
+from django.core.management import call_command
+call_command("migrate", "sessions", verbosity=0)
+engine = import_module(settings.SESSION_ENGINE)
+session = engine.SessionStore()
+session["user_id"] = 42  # a login
+session.save()
+print(settings.SESSION_ENGINE, engine.SessionStore(session_key=session.session_key).get("user_id"))
+"""
+
+
+def test_disable_switch_keeps_sessions_in_the_database(tmp_path: Any) -> None:
+    # A sessions alias on a persistent Redis: SESSION_ENGINE cache, as long as caching is on.
+    result = plan({"sessions": {"backend": "redis", "group": "redis", "instance": "sessions"}})
+    assert result["session"]["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
+    (tmp_path / "cache_settings.py").write_text(
+        plugin.django_cache_module(result, {"disable_env": "DISABLE_CACHE"})
+    )
+    env = {**os.environ, "DISABLE_CACHE": "1", "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", LOGIN, str(tmp_path / "db.sqlite3")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.stdout.split() == ["django.contrib.sessions.backends.db", "42"], out.stdout + out.stderr
 
 
 def test_pins_come_from_requirements() -> None:

@@ -88,6 +88,23 @@ def test_seed_and_verify_count_what_is_kept(monkeypatch: pytest.MonkeyPatch) -> 
         assert report["seed_lost"] == 1 and report["acknowledged_lost"] == 1
 
 
+def test_read_after_write_counts_reads_that_miss() -> None:
+    class Lagging(LocMemCache):
+        """Every other read misses, as a replica a write has not reached yet."""
+
+        def __init__(self) -> None:
+            super().__init__("lagging", {})
+            self.reads = 0
+
+        def get(self, key: str, default: Any = None, version: Any = None) -> Any:
+            self.reads += 1
+            return default if self.reads % 2 else super().get(key, default, version)
+
+    plan = ((100, 10), (1024, 4))
+    assert drill.read_after_write("x", plan, LocMemCache("fine", {})) == {"100 B": "0/10", "1024 B": "0/4"}
+    assert drill.read_after_write("x", plan, Lagging()) == {"100 B": "5/10", "1024 B": "2/4"}
+
+
 def test_errors_the_alias_would_swallow_are_raised_for_the_drill() -> None:
     memcached = {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",

@@ -1,6 +1,7 @@
 """The README's main job, end to end on the lab (run by the test command with CW_LAB_E2E=1).
 
-lab up -> site.yml -> bench play (`make lab`); then the change drill: writers through the
+lab up -> site.yml -> bench play (`make lab`); a read right after a write sees it on every
+Redis alias (100 B to 512 KiB values); then the change drill: writers through the
 generated settings on the replicated Redis aliases and the memcached pool while (a) site.yml
 rolls out a change that needs restarts, (b) playbooks/rolling_restart.yml, (c)
 playbooks/rotate_certificates.yml and (d) playbooks/failover_drill.yml run - no key written
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from lab_drill import Drill
+from lab_drill import Drill, cachedrill
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CW_LAB_E2E"), reason="the lab run is CW_LAB_E2E=1 (make test)"
@@ -94,6 +95,17 @@ def test_main_job_first_run(lab: dict[str, float]) -> None:
     assert "settings:" in done.stdout and "report:" in done.stdout, done.stdout[-2000:]
     hosts = recap(done.stdout)
     assert hosts and all(failed == 0 and unreachable == 0 for _, _, unreachable, failed in hosts.values())
+
+
+def test_every_read_sees_the_write_just_made(lab: dict[str, float]) -> None:
+    start = time.monotonic()
+    found = cachedrill("read-after-write", "--aliases", "default", "sessions", "cluster")
+    lab["read after write, 3 Redis aliases"] = time.monotonic() - start
+    print()
+    for alias, reads in found.items():
+        print(f"lab: read after write {alias}: {reads}")
+    missed = {a: r for a, r in found.items() if any(not v.startswith("0/") for v in r.values())}
+    assert not missed, f"reads missed the write just made: {missed}"
 
 
 def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None:

@@ -288,5 +288,28 @@ def clean(run: str, aliases: Sequence[str], seed_keys: int, writes: Sequence[dic
     return removed
 
 
+# (value size in bytes, rounds) of the read-after-write check: small, large, very large.
+READ_AFTER_WRITE = ((100, 300), (64 * 1024, 300), (512 * 1024, 60))
+
+
+def read_after_write(
+    alias: str, plan: Sequence[tuple[int, int]] = READ_AFTER_WRITE, cache: Any = None
+) -> dict[str, str]:
+    """set() then get() at once, as a request that writes and the next that reads: how many
+    reads missed the value just written, per value size ("0/300" is what Django promises)."""
+    cache = cache or drill_cache(alias)
+    found: dict[str, str] = {}
+    for size, rounds in plan:
+        value = "v" * size
+        keys = [f"cwdrill:raw:{size}:{n}" for n in range(rounds)]
+        missed = 0
+        for key in keys:
+            cache.set(key, value, 60)
+            missed += cache.get(key) != value
+        cache.delete_many(keys)
+        found[f"{size} B"] = f"{missed}/{rounds}"
+    return found
+
+
 def dumps(doc: Any) -> str:
     return json.dumps(doc, indent=2, sort_keys=True)

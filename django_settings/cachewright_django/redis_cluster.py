@@ -18,13 +18,14 @@ django-redis 7 has no cluster client (django-redis#606), and the old
 
 The whole Django cache API works as on one Redis: multi-key operations that plain Redis
 Cluster refuses across slots (MGET -> CROSSSLOT) are split per slot, and the commands
-that must see every key (keys, iter_keys, delete_pattern, clear) run on every primary.
+that must see every key (keys, iter_keys, delete_pattern, clear) SCAN every primary and
+touch only the alias's own keys.
 A ``rediss://`` LOCATION turns TLS on. A cluster has only database 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -35,6 +36,8 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from cachewright_django.redis import PrefixScoped
 
 CLUSTER_ERRORS = (RedisConnectionError, RedisTimeoutError, ResponseError, RedisClusterException)
 
@@ -56,8 +59,14 @@ def startup_nodes(locations: Iterable[str]) -> tuple[list[ClusterNode], dict[str
     return nodes, kwargs
 
 
-class RedisClusterClient(DefaultClient):
-    """django-redis client whose raw client is a ``RedisCluster`` (one per cache alias)."""
+class RedisClusterClient(PrefixScoped, DefaultClient):
+    """django-redis client whose raw client is a ``RedisCluster`` (one per cache alias).
+
+    clear(), keys() and delete_pattern() SCAN every primary for the alias's own keys and
+    UNLINK them split per slot (cachewright_django.redis.PrefixScoped).
+    """
+
+    errors = CLUSTER_ERRORS
 
     def __init__(self, server: Any, params: dict[str, Any], backend: Any) -> None:
         super().__init__(server, params, backend)
@@ -108,53 +117,5 @@ class RedisClusterClient(DefaultClient):
             return 0
         try:
             return int(client.delete(*made))
-        except CLUSTER_ERRORS as exc:
-            raise ConnectionInterrupted(connection=client) from exc
-
-    def delete_pattern(
-        self,
-        pattern: str,
-        version: int | None = None,
-        prefix: str | None = None,
-        client: Any = None,
-        itersize: int | None = None,
-    ) -> int:
-        """SCAN every primary, delete what matches (each key on its own node)."""
-        if client is None:
-            client = self.get_client(write=True)
-        made = self.make_pattern(pattern, version=version, prefix=prefix)
-        try:
-            keys = list(client.scan_iter(match=made, count=itersize))
-            return int(client.delete(*keys)) if keys else 0
-        except CLUSTER_ERRORS as exc:
-            raise ConnectionInterrupted(connection=client) from exc
-
-    def iter_keys(
-        self, search: str, itersize: int | None = None, client: Any = None, version: int | None = None
-    ) -> Iterator[str]:
-        """SCAN over every primary."""
-        if client is None:
-            client = self.get_client(write=False)
-        pattern = self.make_pattern(search, version=version)
-        for item in client.scan_iter(match=pattern, count=itersize):
-            yield self.reverse_key(item.decode() if isinstance(item, bytes) else item)
-
-    def keys(self, search: str, version: int | None = None, client: Any = None) -> list[Any]:
-        """KEYS on every primary, results merged (prefer iter_keys on large caches)."""
-        if client is None:
-            client = self.get_client(write=False)
-        pattern = self.make_pattern(search, version=version)
-        try:
-            found = client.keys(pattern, target_nodes=RedisCluster.PRIMARIES)
-        except CLUSTER_ERRORS as exc:
-            raise ConnectionInterrupted(connection=client) from exc
-        return [self.reverse_key(k.decode() if isinstance(k, bytes) else k) for k in found]
-
-    def clear(self, client: Any = None) -> None:
-        """FLUSHDB on every primary (as on one Redis: the whole database, whatever the prefix)."""
-        if client is None:
-            client = self.get_client(write=True)
-        try:
-            client.flushdb(target_nodes=RedisCluster.PRIMARIES)
         except CLUSTER_ERRORS as exc:
             raise ConnectionInterrupted(connection=client) from exc

@@ -284,8 +284,12 @@ def _django_redis_target(cache: Any) -> RedisTarget:
         primary_pool = pools[0]
         primary = _pool_endpoint(primary_pool, tuple(primary_pool.get_master_address()))
         replicas = primary_pool.sentinel_manager.discover_slaves(primary_pool.service_name)
-        reads = [_pool_endpoint(primary_pool, (host, int(port))) for host, port in replicas]
-        return RedisTarget("sentinel", [primary, *reads], reads or [primary], _parser_name(primary.kwargs))
+        replica_endpoints = [_pool_endpoint(primary_pool, (host, int(port))) for host, port in replicas]
+        # The raw loop reads where the alias reads: its replicas only when it has their pool.
+        reads = replica_endpoints if len(pools) > 1 else []
+        return RedisTarget(
+            "sentinel", [primary, *replica_endpoints], reads or [primary], _parser_name(primary.kwargs)
+        )
     endpoints = [_pool_endpoint(pool) for pool in pools]
     topology = "replicated" if len(endpoints) > 1 else "standalone"
     return RedisTarget(

@@ -40,6 +40,9 @@ SERIALIZERS: dict[str, tuple[str, str | None]] = {
 DJANGO = "django.core.cache.backends."
 TIERED = "cachewright_django.tiered.TieredCache"
 CLUSTER_CLIENT = "cachewright_django.redis_cluster.RedisClusterClient"
+# Clients and backend whose clear()/keys() touch only the alias's keys, with the commands an
+# ACL user without @dangerous has (SCAN + UNLINK instead of FLUSHDB and KEYS).
+REDIS_CLIENTS = "cachewright_django.redis."
 PYMEMCACHE_TLS = "cachewright_django.memcached.PyMemcacheTLSCache"
 # The defaults of roles/redis_server, roles/redis_sentinel and roles/memcached that matter to
 # clients, used when the inventory does not set the variable (role defaults are not hostvars).
@@ -169,6 +172,8 @@ class _Plan:
         self.client_certificate = False
         self.persistent: dict[str, bool] = {}
         self.used_dbs: dict[tuple[str, str, int], str] = {}
+        # The alias that holds sessions (django_cache_sessions_alias, else "sessions").
+        self.sessions_alias = ""
 
     def problem(self, alias: str, text: str) -> None:
         self.problems.append(f"alias {alias!r}: {text}")
@@ -292,6 +297,23 @@ def _redis_topology(alias: str, spec: Mapping[str, Any], plan: _Plan, pairs: lis
     return str(wanted)
 
 
+def _reads_from_replicas(alias: str, spec: Mapping[str, Any], plan: _Plan) -> bool:
+    """Reads go to the primary unless the alias asks for replicas; never for sessions.
+
+    Replication is asynchronous: a read from a replica right after a write may miss it (the
+    lab saw up to 28 of 60 reads of 512 KiB values miss), and a session written at login
+    would be gone on the next request.
+    """
+    wanted = bool(spec.get("read_from_replicas", False))
+    if wanted and alias == plan.sessions_alias:
+        plan.problem(
+            alias,
+            "read_from_replicas: it holds the sessions, and a replica may not have a session written "
+            "a moment ago (replication is asynchronous); read sessions from the primary",
+        )
+    return wanted
+
+
 def _monitors(monitor: Mapping[str, Any], pairs: list) -> bool:
     return any(monitor["host"] == h["host"] and monitor["instance"] == i["name"] for h, i in pairs)
 
@@ -390,9 +412,9 @@ def _redis_builtin(alias: str, spec: Mapping[str, Any], plan: _Plan, target: _Ta
         if spec.get(key) not in (None, "none", "pickle"):
             plan.problem(alias, f"{key} {spec[key]!r} needs client django-redis")
     ordered = _redis_primary_first(alias, plan, pairs) if kind == "replicas" else pairs[:1]
-    if not spec.get("read_from_replicas", True):
+    if not _reads_from_replicas(alias, spec, plan):
         ordered = ordered[:1]
-    entry = _entry(DJANGO + "redis.RedisCache", spec, plan)
+    entry = _entry(REDIS_CLIENTS + "RedisCache", spec, plan)
     locations = [_url(h, i, use_tls, None) for h, i in ordered]
     entry["LOCATION"] = locations[0] if len(locations) == 1 else locations
     options: dict[str, Any] = {
@@ -444,7 +466,10 @@ def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target
     }
     if kind == "sentinel":
         service = next(m["name"] for s in sentinels for m in s["sentinel"]["monitors"] if _monitors(m, pairs))
-        entry["LOCATION"] = f"redis://{service}/{db}"
+        # One URL: SentinelClient adds a pool of the replicas for reads; a list of it alone
+        # keeps every read on the primary.
+        location = f"redis://{service}/{db}"
+        entry["LOCATION"] = location if _reads_from_replicas(alias, spec, plan) else [location]
         sentinel0 = sentinels[0]["sentinel"]
         sentinel_kwargs: dict[str, Any] = {}
         if sentinel0["password"]:
@@ -456,7 +481,7 @@ def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target
             # rediss:// does not work through Sentinel: ssl goes in the pool kwargs.
             pool.update(ssl=True, **_redis_tls_kwargs(alias, plan, pairs[0][0], True))
         options.update(
-            CLIENT_CLASS="django_redis.client.SentinelClient",
+            CLIENT_CLASS=REDIS_CLIENTS + "SentinelClient",
             CONNECTION_FACTORY="cachewright_django.sentinel.SentinelConnectionFactory",
             SENTINELS=[(s["sentinel"]["address"], s["sentinel"]["port"]) for s in sentinels],
             SENTINEL_KWARGS=sentinel_kwargs,
@@ -467,11 +492,11 @@ def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target
         pool.update(_redis_tls_kwargs(alias, plan, pairs[0][0], use_tls))
     else:
         ordered = _redis_primary_first(alias, plan, pairs) if kind == "replicas" else pairs[:1]
-        if not spec.get("read_from_replicas", True):
+        if not _reads_from_replicas(alias, spec, plan):
             ordered = ordered[:1]
         locations = [_url(h, i, use_tls, db) for h, i in ordered]
         entry["LOCATION"] = locations[0] if len(locations) == 1 else locations
-        options["CLIENT_CLASS"] = "django_redis.client.DefaultClient"
+        options["CLIENT_CLASS"] = REDIS_CLIENTS + "DefaultClient"
         pool.update(_redis_tls_kwargs(alias, plan, ordered[0][0], use_tls))
     options.update(_codecs(alias, spec, plan))
     if spec.get("ignore_exceptions"):
@@ -645,10 +670,14 @@ def _tiered(alias: str, spec: Mapping[str, Any], plan: _Plan, aliases: Mapping[s
     return entry
 
 
+def _sessions_alias(plan: _Plan, aliases: Mapping[str, Any]) -> str:
+    wanted = plan.settings.get("sessions_alias")
+    return str(wanted) if wanted else ("sessions" if "sessions" in aliases else "")
+
+
 def _sessions(plan: _Plan, aliases: Mapping[str, Any]) -> dict[str, Any]:
     """SESSION_ENGINE / SESSION_CACHE_ALIAS when a sessions alias is declared."""
-    wanted = plan.settings.get("sessions_alias")
-    name = wanted if wanted else ("sessions" if "sessions" in aliases else "")
+    name = plan.sessions_alias
     if not name:
         return {}
     if name not in aliases:
@@ -673,6 +702,7 @@ def django_cache_plan(
     """Everything the role renders and creates, or the problems of the declaration."""
     plan = _Plan(settings)
     aliases = aliases or {}
+    plan.sessions_alias = _sessions_alias(plan, aliases)
     if "default" not in aliases:
         plan.problems.append("django_cache_aliases has no 'default' alias (Django requires one)")
     # Tiered aliases last: they read the other aliases' persistence.
@@ -757,6 +787,11 @@ def django_cache_module(plan: Mapping[str, Any], settings: Mapping[str, Any]) ->
             "        alias: {'BACKEND': 'django.core.cache.backends.dummy.DummyCache'} for alias in CACHES",
             "    }",
         ]
+        if plan.get("session"):
+            lines += [
+                "    # Sessions in a DummyCache would be lost at once: they go to the database meanwhile.",
+                "    SESSION_ENGINE = 'django.contrib.sessions.backends.db'",
+            ]
     return "\n".join(lines) + "\n"
 
 

@@ -15,15 +15,15 @@ from cachewright_django import drill
 
 
 class Command(BaseCommand):
-    """seed, write (until a stop file appears), verify, clean."""
+    """seed, write (until a stop file appears), verify, clean; read-after-write."""
 
     help = (
         "Measure what a change of the cache tier costs: keys kept, acknowledged writes lost, error windows."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=["seed", "write", "verify", "clean"])
-        parser.add_argument("--run", required=True, help="Name of the drill (part of every key).")
+        parser.add_argument("action", choices=["seed", "write", "verify", "clean", "read-after-write"])
+        parser.add_argument("--run", default="", help="Name of the drill (part of every key).")
         parser.add_argument("--aliases", nargs="+", help="Aliases to use (default: every alias of CACHES).")
         parser.add_argument("--keys", type=int, default=0, help="Keys written by seed, checked by verify.")
         parser.add_argument("--phase", default="change", help="Name of the change the writers run through.")
@@ -39,6 +39,8 @@ class Command(BaseCommand):
             raise CommandError(f"unknown cache aliases: {', '.join(unknown)}")
         records = [json.loads(Path(path).read_text(encoding="utf-8")) for path in options["writes"]]
         action = options["action"]
+        if action != "read-after-write" and not options["run"]:
+            raise CommandError(f"{action} needs --run")
         if action == "seed":
             result: Any = [drill.seed(alias, options["run"], options["keys"]) for alias in aliases]
         elif action == "write":
@@ -57,6 +59,8 @@ class Command(BaseCommand):
                 alias: {k: v for k, v in log.items() if k != "acknowledged"}
                 for alias, log in result["aliases"].items()
             }
+        elif action == "read-after-write":
+            result = {alias: drill.read_after_write(alias) for alias in aliases}
         elif action == "verify":
             result = drill.verify(options["run"], aliases, options["keys"], records[0] if records else None)
         else:

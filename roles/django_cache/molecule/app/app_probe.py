@@ -40,6 +40,58 @@ def reads_go_to_the_replica() -> None:
     assert (write, read) == ("app-redis-1", "app-redis-2"), f"writes to {write}, reads from {read}"
 
 
+def other_aliases_read_from_the_primary() -> None:
+    from django.core.cache import caches  # noqa: PLC0415
+
+    for alias in ("compact", "reports", "sessions"):
+        client = caches[alias].client
+        read = client.get_client(write=False).connection_pool.connection_kwargs["host"]
+        assert read == "app-redis-1", f"{alias} reads from {read}"
+
+
+def every_read_sees_the_write_just_made() -> None:
+    from cachewright_django.drill import read_after_write  # noqa: PLC0415
+
+    found = {alias: read_after_write(alias) for alias in ("compact", "reports", "sessions", "builtin")}
+    print(f"     read after write: {found}")
+    missed = {a: r for a, r in found.items() if any(not v.startswith("0/") for v in r.values())}
+    assert not missed, f"reads missed the write just made: {missed}"
+
+
+def clear_takes_only_the_alias_keys() -> None:
+    from django.core.cache import caches  # noqa: PLC0415
+
+    # The django ACL user has no @dangerous (FLUSHDB, KEYS): clear() and keys() still work.
+    reports, compact = caches["reports"], caches["compact"]
+    reports.set("stays", 1, 60)
+    compact.set_many({f"c{i}": i for i in range(20)}, 60)
+    assert sorted(compact.keys("c*")) == sorted(f"c{i}" for i in range(20))
+    compact.clear()
+    assert compact.keys("c*") == [] and reports.get("stays") == 1
+
+
+def disabled_cache_keeps_sessions() -> None:
+    # A login's session written and read back, with every cache off.
+    code = "\n".join(
+        [
+            "import django",
+            "django.setup()",
+            "from importlib import import_module",
+            "from django.conf import settings",
+            "from django.core.management import call_command",
+            "call_command('migrate', 'sessions', verbosity=0)",
+            "engine = import_module(settings.SESSION_ENGINE)",
+            "session = engine.SessionStore()",
+            "session['user_id'] = 7",
+            "session.save()",
+            "again = engine.SessionStore(session_key=session.session_key)",
+            "print(settings.SESSION_ENGINE, again.get('user_id'))",
+        ]
+    )
+    out = run({"DISABLE_CACHE": "1"}, "-c", code)
+    assert out.stdout.split() == ["django.contrib.sessions.backends.db", "7"], out.stdout + out.stderr
+
+
 def keys_carry_prefix_and_version() -> None:
     from django.core.cache import caches  # noqa: PLC0415
 
@@ -100,7 +152,11 @@ def main(settings_path: str) -> int:
     sys.path.insert(0, PROJECT)
     django.setup()
     check("every declared alias is in CACHES", every_alias_declared)
-    check("default alias writes to the primary and reads from the replica", reads_go_to_the_replica)
+    check("default alias writes to the primary and reads from the replica (asked)", reads_go_to_the_replica)
+    check("the other Redis aliases read from the primary", other_aliases_read_from_the_primary)
+    check("every read sees the write just made (100 B, 64 KiB, 512 KiB)", every_read_sees_the_write_just_made)
+    check("clear() and keys() under the ACL user take only the alias's keys", clear_takes_only_the_alias_keys)
+    check("DISABLE_CACHE=1 keeps sessions (in the database)", disabled_cache_keeps_sessions)
     check("keys carry the alias's KEY_PREFIX and VERSION", keys_carry_prefix_and_version)
     check("tiered alias reads through, promotes and deletes from every tier", tiered_promotes_and_invalidates)
     check("DISABLE_CACHE=1 turns every alias into DummyCache", disable_switch)
