@@ -23,7 +23,7 @@ WORKDIR = "/var/lib/cachewright/drill"
 ALIASES = ("default", "sessions", "cluster", "fragments")
 
 
-def _exec(*args: str, detach: bool = False) -> subprocess.CompletedProcess[str]:
+def _exec(*args: str, detach: bool = False, check: bool | None = None) -> subprocess.CompletedProcess[str]:
     command = [
         "docker",
         "exec",
@@ -35,12 +35,19 @@ def _exec(*args: str, detach: bool = False) -> subprocess.CompletedProcess[str]:
     ]
     return subprocess.run(
         [*command, APP_HOST, "runuser", "-u", "django", "--", *args],
-        capture_output=True, text=True, check=not detach,
+        capture_output=True, text=True, check=(not detach) if check is None else check,
     )  # fmt: skip
 
 
+def manage(command: str, *args: str) -> Any:
+    """A management command of cachewright_django on the app host; its JSON output."""
+    done = _exec(VENV_PYTHON, "manage.py", command, *args, check=False)
+    assert done.stdout.strip(), f"manage.py {command}: {done.stderr[-2000:]}"
+    return json.loads(done.stdout)
+
+
 def cachedrill(*args: str) -> Any:
-    return json.loads(_exec(VENV_PYTHON, "manage.py", "cachedrill", *args).stdout)
+    return manage("cachedrill", *args)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -296,6 +297,76 @@ def test_disable_switch_keeps_sessions_in_the_database(tmp_path: Any) -> None:
     assert out.stdout.split() == ["django.contrib.sessions.backends.db", "42"], out.stdout + out.stderr
 
 
+ROUTED = """
+import json, sqlite3, sys
+import django
+from django.conf import settings
+import cache_settings as s
+folder, routed = sys.argv[1], sys.argv[2] == "routed"
+settings.configure(
+    CACHES=s.CACHES, USE_TZ=True, DATABASE_ROUTERS=s.DATABASE_ROUTERS if routed else [],
+    CACHEWRIGHT_CACHE_DATABASES=s.CACHEWRIGHT_CACHE_DATABASES,
+    DATABASES={
+        db: {"ENGINE": "django.db.backends.sqlite3", "NAME": f"{folder}/{db}.sqlite3"}
+        for db in ("default", "cachedb")
+    },
+)
+django.setup()
+from django.core.management import call_command
+from cachewright_django import roundtrip
+for db in settings.DATABASES:
+    call_command("createcachetable", database=db, verbosity=0)
+tables = {
+    db: sorted(row[0] for row in sqlite3.connect(f"{folder}/{db}.sqlite3").execute(
+        "SELECT name FROM sqlite_master WHERE name LIKE '%_cache'"))
+    for db in settings.DATABASES
+}
+results = {r["alias"]: r.get("error") or r["ops"][-1] for r in roundtrip.run(["a", "b"])}
+print(json.dumps({"tables": tables, "results": results}))
+"""
+
+
+@pytest.mark.parametrize("routed", [True, False])
+def test_database_aliases_use_their_own_database(tmp_path: Any, routed: bool) -> None:
+    result = plan(
+        {
+            "a": {"backend": "database", "table": "a_cache"},
+            "b": {"backend": "database", "table": "b_cache", "database": "cachedb"},
+        }
+    )
+    module = plugin.django_cache_module(result, {})
+    assert "DATABASE_ROUTERS = list(CACHEWRIGHT_DATABASE_ROUTERS)" in module
+    (tmp_path / "cache_settings.py").write_text(module)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT / 'django_settings'}"}
+    out = subprocess.run(
+        [sys.executable, "-c", ROUTED, str(tmp_path), "routed" if routed else "unrouted"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    if routed:
+        # createcachetable makes each table on its database only; reads and writes go there.
+        assert seen["tables"] == {"default": ["a_cache"], "cachedb": ["b_cache"]}
+        assert seen["results"] == {"a": "own database", "b": "own database"}
+    else:
+        # What Django does with no router: the table on every database, every query on default.
+        assert seen["tables"] == {"default": ["a_cache", "b_cache"], "cachedb": ["a_cache", "b_cache"]}
+        assert seen["results"]["a"] == "own database"
+        assert seen["results"]["b"].startswith(
+            "RoundTripError: databases holding the new row of table 'b_cache': "
+            "got ['default'], expected ['cachedb']"
+        )
+
+
+def test_no_database_alias_no_router() -> None:
+    module = plugin.django_cache_module(plan({}), {})
+    assert "CACHEWRIGHT_DATABASE_ROUTERS: list[str] = []" in module
+    assert "DATABASE_ROUTERS =" not in module.replace("CACHEWRIGHT_DATABASE_ROUTERS", "")
+
+
 def test_pins_come_from_requirements() -> None:
     text = (ROOT / "requirements.txt").read_text()
     assert plugin.django_cache_pins(text, ["Django", "django-redis"])[0].startswith("Django==")
@@ -354,6 +425,14 @@ def test_pins_come_from_requirements() -> None:
             {"d": {"backend": "database", "table": "x", "database": "nodb"}},
             {},
             "database 'nodb' is not in DATABASES",
+        ),
+        (
+            {
+                "d": {"backend": "database", "table": "x_cache"},
+                "e": {"backend": "database", "table": "x_cache", "database": "cachedb"},
+            },
+            {},
+            "table 'x_cache' is already the table of alias 'd' (database 'default')",
         ),
         ({"x": {"backend": "mongo"}}, {}, "backend 'mongo' is not one of"),
         (

@@ -1,13 +1,15 @@
 """The README's main job, end to end on the lab (run by the test command with CW_LAB_E2E=1).
 
 lab up -> site.yml -> bench play (`make lab`); a read right after a write sees it on every
-Redis alias (100 B to 512 KiB values); then the change drill: writers through the
-generated settings on the replicated Redis aliases and the memcached pool while (a) site.yml
-rolls out a change that needs restarts, (b) playbooks/rolling_restart.yml, (c)
-playbooks/rotate_certificates.yml and (d) playbooks/failover_drill.yml run - no key written
-before lost, no acknowledged write lost; then a site.yml run that must change nothing, then
-`--check --diff` that must report no change (both `make lab-site`, Mitogen's strategy like
-the main job); the lab is removed at the end.
+Redis alias (100 B to 512 KiB values); every alias keeps Django's cache contract; each
+DatabaseCache table is written and read on its own database (PostgreSQL, SQLite); then the
+change drill: writers through the generated settings on the replicated Redis aliases and the
+memcached pool while (a) site.yml rolls out a change that needs restarts, (b)
+playbooks/rolling_restart.yml, (c) playbooks/rotate_certificates.yml and (d)
+playbooks/failover_drill.yml run - no key written before lost, no acknowledged write lost;
+then a site.yml run that must change nothing, then `--check --diff` that must report no
+change (both `make lab-site`, Mitogen's strategy like the main job); the lab is removed at
+the end.
 The wall times and the drill's figures are printed (pytest -s) for the closing notes.
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from lab_drill import Drill, cachedrill
+from lab_drill import Drill, cachedrill, manage
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CW_LAB_E2E"), reason="the lab run is CW_LAB_E2E=1 (make test)"
@@ -106,6 +108,37 @@ def test_every_read_sees_the_write_just_made(lab: dict[str, float]) -> None:
         print(f"lab: read after write {alias}: {reads}")
     missed = {a: r for a, r in found.items() if any(not v.startswith("0/") for v in r.values())}
     assert not missed, f"reads missed the write just made: {missed}"
+
+
+def test_every_alias_keeps_the_cache_contract(lab: dict[str, float]) -> None:
+    start = time.monotonic()
+    results = manage("cache_contract", "--destructive", "--json")
+    lab["cache contract, every alias"] = time.monotonic() - start
+    print()
+    for row in results:
+        passed = [item for item, outcome in row["results"].items() if outcome == "ok"]
+        others = {item: outcome for item, outcome in row["results"].items() if outcome != "ok"}
+        print(f"lab: contract {row['alias']}: {len(passed)} ok{f', {others}' if others else ''}")
+    broken = [
+        f"{r['alias']}: {i}: {o}" for r in results for i, o in r["results"].items() if o.startswith("FAILED")
+    ]
+    assert not broken, broken
+
+
+def test_database_caches_use_their_own_database(lab: dict[str, float]) -> None:
+    # From the app host: each table's new row is on its own database only, and read there.
+    results = {r["alias"]: r for r in manage("cache_roundtrip", "--aliases", "api", "exports", "--json")}
+    for alias, result in results.items():
+        outcome = "ok" if result["ok"] else result["error"]
+        print(f"lab: database alias {alias}: {outcome}, last step {result['ops'][-1:]}")
+        assert result["ok"] and result["ops"][-1] == "own database", result
+    # And on the PostgreSQL host, with its own client: the app's table there, SQLite's not.
+    done = subprocess.run(
+        ["docker", "exec", "cw-lab-db-1", "runuser", "-u", "postgres", "--", "psql", "-At",
+         "-d", "cachewright_app", "-c", "SELECT tablename FROM pg_tables WHERE tablename LIKE '%_cache'"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["api_cache"], done.stdout
 
 
 def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None:

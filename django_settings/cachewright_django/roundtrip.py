@@ -9,7 +9,8 @@ Each alias gets set/get/add/delete, set_many/get_many/delete_many, incr, touch, 
 written with another version (the key carries the alias's KEY_PREFIX and VERSION). Only the
 round trip's own keys are written and deleted; ``clear()`` is never called. DummyCache
 aliases (and every alias under DISABLE_CACHE) are checked to cache nothing. Exit status 1
-names each alias that failed with its exception.
+names each alias that failed with its exception. A DatabaseCache alias also shows that its
+row is written and read on the table's own database, and on no other.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 DUMMY = "django.core.cache.backends.dummy.DummyCache"
+DATABASE = "django.core.cache.backends.db.DatabaseCache"
 # django-redis reads from the replicas when LOCATION lists some: a fresh write may take a few
 # milliseconds to reach them.
 REPLICA_LAG_S = 1.0
@@ -85,6 +87,36 @@ def _version(cache: Any, key: str) -> None:
     cache.delete(key, version=version)
 
 
+def _own_database(cache: Any, base: str) -> None:
+    """The row of a new key is on the table's own database only, and get() reads it there.
+
+    The table's database is the one the generated settings name (CACHEWRIGHT_CACHE_DATABASES),
+    else the routers' answer. Every database of DATABASES that has the table is looked at.
+    """
+    from django.conf import settings  # noqa: PLC0415
+    from django.db import connections, router  # noqa: PLC0415
+
+    table = cache._table
+    declared = getattr(settings, "CACHEWRIGHT_CACHE_DATABASES", {})
+    wanted = declared.get(table) or router.db_for_write(cache.cache_model_class)
+    key = f"{base}:placed"
+    cache.set(key, "here", 60)
+    made = cache.make_and_validate_key(key)
+    holding = []
+    for name in settings.DATABASES:
+        connection = connections[name]
+        if table not in connection.introspection.table_names():
+            continue
+        with connection.cursor() as cursor:
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(f"SELECT COUNT(*) FROM {quoted} WHERE cache_key = %s", [made])
+            if cursor.fetchone()[0]:
+                holding.append(name)
+    _expect(f"databases holding the new row of table {table!r}", holding, [wanted])
+    _expect(f"get of the row on database {wanted!r}", cache.get(key), "here")
+    cache.delete(key)
+
+
 def _dummy_steps(cache: Any, base: str) -> list[tuple[str, Callable[[], None]]]:
     key = f"{base}:key"
     return [
@@ -105,6 +137,8 @@ def check_alias(alias: str) -> dict[str, Any]:
     try:
         cache = caches[alias]
         steps = _dummy_steps(cache, base) if backend == DUMMY else _steps(cache, base)
+        if backend == DATABASE:
+            steps.append(("own database", lambda: _own_database(cache, base)))
         for step, run in steps:
             run()
             result["ops"].append(step)

@@ -606,9 +606,11 @@ def _database(alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict | None:
         plan.problem(
             alias, f"database {database!r} is not in DATABASES ({', '.join(plan.settings['databases'])})"
         )
-    clash = next((t for t in plan.tables if t["table"] == table and t["database"] == database), None)
+    # The router sends a table to one database: a name serves one alias, on one database.
+    clash = next((t for t in plan.tables if t["table"] == table), None)
     if clash:
-        plan.problem(alias, f"table {table!r} is already the table of alias {clash['alias']!r}")
+        owner = f"alias {clash['alias']!r} (database {clash['database']!r})"
+        plan.problem(alias, f"table {table!r} is already the table of {owner}")
     plan.tables.append({"alias": alias, "table": str(table), "database": database})
     plan.persistent[alias] = True
     entry = _entry(DJANGO + "db.DatabaseCache", spec, plan)
@@ -764,6 +766,23 @@ def _py(value: Any, level: int = 0) -> str:
     return repr(value)
 
 
+ROUTER = "cachewright_django.routers.CacheRouter"
+
+
+def _routers(tables: list[Mapping[str, Any]]) -> list[str]:
+    """Each DatabaseCache table on its database: without a router Django queries `default`."""
+    if not tables:
+        return ["CACHEWRIGHT_DATABASE_ROUTERS: list[str] = []", ""]
+    return [
+        "# Each DatabaseCache table on its own database (cachewright_django.routers.CacheRouter).",
+        "# Settings with routers of their own: DATABASE_ROUTERS = [*CACHEWRIGHT_DATABASE_ROUTERS, ...]",
+        "CACHEWRIGHT_CACHE_DATABASES = " + _py({t["table"]: t["database"] for t in tables}),
+        f"CACHEWRIGHT_DATABASE_ROUTERS = [{ROUTER!r}]",
+        "DATABASE_ROUTERS = list(CACHEWRIGHT_DATABASE_ROUTERS)",
+        "",
+    ]
+
+
 def django_cache_module(plan: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
     """The settings module: CACHES (and session settings) as Python literals."""
     env = settings.get("disable_env") or ""
@@ -776,6 +795,7 @@ def django_cache_module(plan: Mapping[str, Any], settings: Mapping[str, Any]) ->
     if env:
         lines += ["import os", ""]
     lines += ["CACHES = " + _py(plan["caches"]), ""]
+    lines += _routers(plan.get("tables") or [])
     for key, value in plan.get("session", {}).items():
         lines.append(f"{key} = {value!r}")
     if env:

@@ -92,6 +92,15 @@ def disabled_cache_keeps_sessions() -> None:
     assert out.stdout.split() == ["django.contrib.sessions.backends.db", "7"], out.stdout + out.stderr
 
 
+def contract_holds() -> None:
+    from cachewright_django.contract import failures, run, summary  # noqa: PLC0415
+
+    results = run(destructive=True)
+    print("\n".join(f"     {line}" for line in summary(results).splitlines()))
+    broken = failures(results)
+    assert not broken, "; ".join(broken)
+
+
 def keys_carry_prefix_and_version() -> None:
     from django.core.cache import caches  # noqa: PLC0415
 
@@ -171,6 +180,8 @@ def main(settings_path: str) -> int:
         caches["reports"].client.get_client(write=True).set("django:1:not-mine", 1)
 
     expect_error("the reports ACL user cannot write outside reports:*", refused_write, "NOPERM")
+    # Last: it clears every alias in turn.
+    check("Django's cache contract on every alias (clear() of each leaves the others)", contract_holds)
     return report()
 
 
