@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-DUMMY = "django.core.cache.backends.dummy.DummyCache"
+from cachewright_django.roundtrip import DUMMY, REPLICA_LAG_S, settle
+
 # A few hundred keys at once, under the 300 entries local-memory, database and file caches
 # hold by default (MAX_ENTRIES) before they cull.
 MANY = 200
 LARGE = 512 * 1024
 # Seconds the 1-second timeout is given to pass (clocks, Redis's expiry cycle, memcached's).
 EXPIRY_WAIT = 1.6
-# Seconds a read may take to see a write on an alias that reads from Redis replicas.
-REPLICA_LAG_S = 1.0
 REPLICA_READS = (
     "reads go to Redis replicas (read_from_replicas: true): a read right after a write may miss "
     f"it; the reads here waited up to {REPLICA_LAG_S:g} s for replication"
@@ -87,18 +86,9 @@ class Alias:
     def limit(self, item: str) -> str | None:
         return next((reason.get(item) for match, reason in LIMITS.items() if match in self.backend), None)
 
-    def settle(self, seen: Callable[[], bool]) -> bool:
-        """Whether `seen` holds, asked again for up to `lag` seconds (replica reads)."""
-        deadline = time.monotonic() + self.lag
-        while not seen():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
-
     def read(self, label: str, get: Callable[[], Any], want: Any) -> None:
         """A read must give `want`; on a replica-reading alias it may take `lag` seconds."""
-        if not self.settle(lambda: get() == want):
+        if not settle(lambda: get() == want, self.lag):
             expect(label, get(), want)
 
     def check(self, item: str, run: Callable[[], None]) -> None:
@@ -221,7 +211,7 @@ def clear_isolation(tested: list[Alias]) -> None:
         for other in tested:
             other.cache.set(other.key("stay"), other.name, 300)
         for other in tested:  # a replica-reading alias waits until its replica has the key
-            other.settle(lambda o=other: o.cache.get(o.key("stay")) == o.name)
+            settle(lambda o=other: o.cache.get(o.key("stay")) == o.name, other.lag)
 
         def isolated(alias: Alias = alias) -> None:
             alias.cache.clear()

@@ -38,14 +38,20 @@ def _expect(label: str, got: Any, want: Any) -> None:
         raise RoundTripError(f"{label}: got {got!r}, expected {want!r}")
 
 
+def settle(seen: Callable[[], bool], seconds: float) -> bool:
+    """Whether `seen` holds, asked again every 10 ms for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not seen():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _read(label: str, read: Callable[[], Any], want: Any) -> None:
     """A read must give `want`; retried for up to REPLICA_LAG_S, as reads may go to a replica."""
-    deadline = time.monotonic() + REPLICA_LAG_S
-    got = read()
-    while got != want and time.monotonic() < deadline:
-        time.sleep(0.01)
-        got = read()
-    _expect(label, got, want)
+    if not settle(lambda: read() == want, REPLICA_LAG_S):
+        _expect(label, read(), want)
 
 
 def _steps(cache: Any, base: str) -> list[tuple[str, Callable[[], None]]]:
