@@ -436,6 +436,28 @@ def test_pins_come_from_requirements() -> None:
         ),
         ({"x": {"backend": "mongo"}}, {}, "backend 'mongo' is not one of"),
         (
+            {"c": {"backend": "redis", "group": "redis", "timeout": -5}},
+            {},
+            "alias 'c': timeout -5 is not between 0 and 315360000 (django_cache_aliases.c.timeout)",
+        ),
+        (
+            {"d": {"backend": "database", "table": "x_cache", "max_entries": -1}},
+            {},
+            "alias 'd': max_entries -1 is not between 1 and 2147483647 (django_cache_aliases.d.max_entries)",
+        ),
+        (
+            {"m": {"backend": "memcached", "group": "memcached", "socket_timeout": "1s"}},
+            {},
+            "socket_timeout '1s' is not a number (django_cache_aliases.m.socket_timeout)",
+        ),
+        ({"l": {"backend": "locmem", "version": True}}, {}, "version True is not an integer"),
+        ({"l": {"backend": "locmem", "cull_frequency": 2.5}}, {}, "cull_frequency 2.5 is not an integer"),
+        (
+            {"t": {"backend": "tiered", "tiers": ["default", "default"], "timeouts": [60, -1]}},
+            {},
+            "timeouts[1] -1 is not between 0 and 315360000 (django_cache_aliases.t.timeouts)",
+        ),
+        (
             {"c": {"backend": "redis", "group": "redis", "topology": "replica"}},
             {},
             "topology 'replica' is not one of",
@@ -446,6 +468,18 @@ def test_pins_come_from_requirements() -> None:
 def test_bad_declarations_are_named(aliases: dict[str, Any], kwargs: dict[str, Any], message: str) -> None:
     problems = plan(copy.deepcopy(aliases), **kwargs)["problems"]
     assert any(message in p for p in problems), problems
+
+
+def test_timeouts_none_and_zero_and_cull_everything_are_accepted() -> None:
+    entries = caches(
+        {
+            "forever": {"backend": "locmem", "timeout": None},
+            "never": {"backend": "locmem", "timeout": 0, "cull_frequency": 0, "max_entries": None},
+            "float": {"backend": "redis", "group": "redis", "timeout": 0.5, "socket_timeout": 0.25},
+        }
+    )
+    assert entries["forever"]["TIMEOUT"] is None and entries["never"]["TIMEOUT"] == 0
+    assert entries["never"]["OPTIONS"] == {"CULL_FREQUENCY": 0}
 
 
 def test_no_default_alias() -> None:

@@ -57,6 +57,22 @@ def test_problems() -> None:
         assert expected in text, text
 
 
+def test_timings_are_bounded_and_named() -> None:
+    found = rsm.redis_sentinel_problems(
+        [{**MONITOR, "down_after_milliseconds": -1, "failover_timeout": "soon", "parallel_syncs": 0}],
+        {**SETTINGS, "redis_sentinel_down_after_milliseconds": -5000, "redis_sentinel_quorum": "two"},
+        HOSTVARS,
+        3,
+    )
+    assert found == [
+        "redis_sentinel_monitors[0].quorum: 'two' is not between 1 and the 3 Sentinels",
+        "redis_sentinel_monitors[0].down_after_milliseconds: -1 is not an integer from 100 to 2147483647",
+        "redis_sentinel_monitors[0].failover_timeout: 'soon' is not an integer from 1000 to 2147483647",
+        "redis_sentinel_monitors[0].parallel_syncs: 0 is not an integer from 1 to 1000",
+        "redis_sentinel_down_after_milliseconds: -5000 is not an integer from 100 to 2147483647",
+    ]
+
+
 def test_set_args_for_a_new_and_a_known_primary() -> None:
     (eff,) = rsm.redis_sentinel_effective([MONITOR], SETTINGS, HOSTVARS)
     new = rsm.redis_sentinel_set_args(eff, ["ERR No such master with that name"], "cw-sentinel", "pw")

@@ -147,6 +147,31 @@ def test_replica_of_another_host_is_fine_with_a_replication_password() -> None:
             {"redis_server_tls": True, "redis_server_tls_keep_plain_port": True},
             "tls_port: required",
         ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_extra_config": {"requirepass": "x"}},
+            "redis_server_extra_config.requirepass: set by the role (redis_server_users",
+        ),
+        (
+            [{"name": "a", "port": 1, "extra_config": {"Rename-Command": "CONFIG ''"}}],
+            {},
+            "redis_server_instances[0].extra_config.Rename-Command: set by the role",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_extra_config": {"loadmodule": "/tmp/x.so"}},
+            "loadmodule: set by the role (closed: they run code",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_extra_config": {"maxclients 10\nrequirepass": "x"}},
+            "is not a redis.conf directive name",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_extra_config": {"maxclients": "10\nrequirepass x"}},
+            "redis_server_extra_config.maxclients: '10\\nrequirepass x' is not a single-line value",
+        ),
     ],
 )
 def test_bad_input_names_the_variable(
@@ -154,6 +179,11 @@ def test_bad_input_names_the_variable(
 ) -> None:
     found = problems(instances, **changes)
     assert any(expected in p for p in found), found
+
+
+def test_extra_config_takes_tuning_the_role_does_not_own() -> None:
+    extra = {"latency-monitor-threshold": "100", "timeout": 300, "maxclients": 20000}
+    assert problems([{"name": "a", "port": 1, "extra_config": extra}], redis_server_extra_config=extra) == []
 
 
 def test_acl_switches_the_default_user_off_and_hashes_passwords() -> None:

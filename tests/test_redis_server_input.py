@@ -48,6 +48,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
         {"redis_server_instances": [{"name": "a", "port": 6390, "maxmemory_policy": "sometimes"}]},
         "is not an eviction policy",
     ),
+    (
+        {"redis_server_extra_config": {"requirepass": "opened", "rename-command": "CONFIG ''"}},
+        "redis_server_extra_config.requirepass: set by the role",
+    ),
 ]
 
 

@@ -49,6 +49,24 @@ PYMEMCACHE_TLS = "cachewright_django.memcached.PyMemcacheTLSCache"
 REDIS_DEFAULT_INSTANCES = [{"name": "cache", "port": 6379, "purpose": "cache"}]
 PERSISTENT = {"sessions": "aof", "store": "rdb+aof"}
 MEMCACHED_DEFAULT_INSTANCES = [{"name": "main", "port": 11211}]
+# Every number an alias may set: (integer only, lowest, highest). Timeouts are seconds (None:
+# never expire; 0: do not cache); ten years at most, beyond which memcached's absolute
+# timestamps and Redis's expiries stop meaning what the user wrote. cull_frequency 0 is
+# Django's "clear the whole cache when it is full".
+TEN_YEARS = 10 * 365 * 86400
+NUMBERS: dict[str, tuple[bool, float, float]] = {
+    "timeout": (False, 0, TEN_YEARS),
+    "version": (True, 1, 2**31 - 1),
+    "db": (True, 0, 2**31 - 1),
+    "max_entries": (True, 1, 2**31 - 1),
+    "cull_frequency": (True, 0, 1000),
+    "max_connections": (True, 1, 100000),
+    "max_pool_size": (True, 1, 100000),
+    "socket_timeout": (False, 0.001, 300),
+    "socket_connect_timeout": (False, 0.001, 300),
+}
+# Numbers that may be null: the timeout (never expire), the culling ones (Django's defaults).
+NULLABLE = ("timeout", "max_entries", "cull_frequency")
 SENTINEL_PORT = 26379
 
 
@@ -194,6 +212,34 @@ class _Plan:
                 "(set cache_pki_client_certificate: true for it, or django_cache_tls_certificate)",
             )
         return files
+
+
+def _number_problem(value: Any, integer: bool, low: float, high: float) -> str | None:
+    """What is wrong with a number of the inventory, or None."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        return f"{value!r} is not {'an integer' if integer else 'a number'}"
+    if not low <= value <= high:
+        return f"{value!r} is not between {low} and {high}"
+    return None
+
+
+def _numbers_ok(alias: str, spec: Mapping[str, Any], plan: _Plan) -> bool:
+    """Every number of the alias in its bounds (timeouts: None too); each problem names its key."""
+    found = []
+    for key, (integer, low, high) in NUMBERS.items():
+        unset = key not in spec or (key in NULLABLE and spec[key] is None)
+        if not unset and (problem := _number_problem(spec[key], integer, low, high)):
+            found.append(f"{key} {problem} (django_cache_aliases.{alias}.{key})")
+    timeouts = spec.get("timeouts")
+    if timeouts is not None and not isinstance(timeouts, list):
+        found.append(f"timeouts {timeouts!r} is not a list (django_cache_aliases.{alias}.timeouts)")
+    for index, value in enumerate(timeouts if isinstance(timeouts, list) else []):
+        if value is not None and (problem := _number_problem(value, False, 0, TEN_YEARS)):
+            found.append(f"timeouts[{index}] {problem} (django_cache_aliases.{alias}.timeouts)")
+    for text in found:
+        plan.problem(alias, text)
+    return not found
 
 
 def _entry(backend: str, spec: Mapping[str, Any], plan: _Plan, keyed: bool = True) -> dict[str, Any]:
@@ -719,6 +765,8 @@ def django_cache_plan(
         backend = spec.get("backend")
         if backend not in BACKENDS:
             plan.problem(alias, f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+            continue
+        if not _numbers_ok(alias, spec, plan):
             continue
         if backend == "redis":
             entry = _redis(alias, spec, plan, topology)

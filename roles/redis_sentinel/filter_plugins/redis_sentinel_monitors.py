@@ -10,6 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The timings' bounds: Sentinel takes 1 ms to 2^31 - 1 ms, and one replica or more at a time.
+TIMINGS = {
+    "down_after_milliseconds": (100, 2**31 - 1),
+    "failover_timeout": (1000, 2**31 - 1),
+    "parallel_syncs": (1, 1000),
+}
 TUNABLES = {
     "quorum": "redis_sentinel_quorum",
     "down_after_milliseconds": "redis_sentinel_down_after_milliseconds",
@@ -75,17 +81,41 @@ def redis_sentinel_problems(
             problems.append(f"{where}.name: {name!r} is monitored twice")
         else:
             seen.add(name)
-        if monitor.get("host") not in hostvars:
-            problems.append(f"{where}.host: {monitor.get('host')!r} is not in the inventory")
-        elif _primary_instance(hostvars, monitor["host"], monitor.get("instance", "")) is None:
-            problems.append(
-                f"{where}.instance: host {monitor['host']!r} has no redis_server instance "
-                f"{monitor.get('instance')!r}"
-            )
-        quorum = monitor.get("quorum") or settings["redis_sentinel_quorum"]
-        if not 1 <= int(quorum) <= max(sentinels, 1):
-            problems.append(f"{where}.quorum: {quorum} is not between 1 and the {sentinels} Sentinels")
+        problems += _monitor_problems(where, monitor, settings, hostvars, sentinels)
+    for key, (low, high) in TIMINGS.items():
+        var = TUNABLES[key]
+        if not low <= _integer(settings[var], low - 1) <= high:
+            problems.append(f"{var}: {settings[var]!r} is not an integer from {low} to {high}")
     return problems
+
+
+def _monitor_problems(
+    where: str, monitor: dict[str, Any], settings: dict[str, Any], hostvars: Mapping[str, Any], sentinels: int
+) -> list[str]:
+    """A monitor's primary, quorum and timings."""
+    problems = []
+    if monitor.get("host") not in hostvars:
+        problems.append(f"{where}.host: {monitor.get('host')!r} is not in the inventory")
+    elif _primary_instance(hostvars, monitor["host"], monitor.get("instance", "")) is None:
+        host, instance = monitor["host"], monitor.get("instance")
+        problems.append(f"{where}.instance: host {host!r} has no redis_server instance {instance!r}")
+    quorum = monitor.get("quorum") or settings["redis_sentinel_quorum"]
+    if not 1 <= _integer(quorum, 0) <= max(sentinels, 1):
+        problems.append(f"{where}.quorum: {quorum!r} is not between 1 and the {sentinels} Sentinels")
+    for key, (low, high) in TIMINGS.items():
+        if monitor.get(key) is not None and not low <= _integer(monitor[key], low - 1) <= high:
+            problems.append(f"{where}.{key}: {monitor[key]!r} is not an integer from {low} to {high}")
+    return problems
+
+
+def _integer(value: Any, otherwise: int) -> int:
+    """The value as an int (as Ansible passes it: int or digits), else `otherwise`."""
+    if isinstance(value, bool):
+        return otherwise
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return otherwise
 
 
 def redis_sentinel_set_args(

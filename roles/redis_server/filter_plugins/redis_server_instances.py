@@ -25,6 +25,40 @@ PURPOSES: dict[str, dict[str, str]] = {
     "store": {"maxmemory_policy": "noeviction", "persistence": "rdb+aof"},
 }
 DEFAULT_COMMANDS = "+@all -@dangerous"
+# redis.conf directives extra_config may not set, with why: the role sets them from its own
+# variables (a second line would silently win over them), or the role's safety rests on them.
+MANAGED: dict[str, tuple[str, ...]] = {
+    "the instance's port, tls_port and bind": (
+        "port", "tls-port", "bind", "unixsocket", "unixsocketperm", "protected-mode",
+    ),
+    "redis_server_tls and its certificate files": (
+        "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-ca-cert-dir", "tls-auth-clients",
+        "tls-replication", "tls-cluster",
+    ),
+    "redis_server_users and the role's ACL file (the role manages Redis as its admin user)": (
+        "requirepass", "aclfile", "user", "masterauth", "masteruser", "rename-command",
+    ),
+    "the instance's replicaof (and Sentinel's rewrites); replicas stay read-only": (
+        "replicaof", "slaveof", "replica-read-only", "slave-read-only",
+    ),
+    "the instance's persistence, and the data directory the unit may write": (
+        "dir", "dbfilename", "appendonly", "appendfilename", "appenddirname", "save",
+    ),
+    "the instance's maxmemory_mb, maxmemory_policy and databases": (
+        "maxmemory", "maxmemory-policy", "databases",
+    ),
+    "the instance's cluster_enabled and redis_server_cluster_node_timeout": (
+        "cluster-enabled", "cluster-config-file", "cluster-port", "cluster-node-timeout",
+        "cluster-announce-ip", "cluster-announce-port", "cluster-announce-tls-port",
+    ),
+    "the systemd unit (no other file is read)": (
+        "daemonize", "supervised", "pidfile", "logfile", "include",
+    ),
+    "closed: they run code or reopen what ACLs close": (
+        "loadmodule", "enable-debug-command", "enable-module-command", "enable-protected-configs",
+    ),
+}  # fmt: skip
+DIRECTIVE_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 
 
 def redis_server_effective(
@@ -183,6 +217,23 @@ def _user_problems(settings: dict[str, Any], names: list[str]) -> list[str]:
     return problems
 
 
+def extra_config_problems(where: str, extra: Any) -> list[str]:
+    """Directives of an extra_config the role owns, and keys or values that break the file."""
+    if not isinstance(extra, Mapping):
+        return [f"{where}: {extra!r} is not a mapping of redis.conf settings"]
+    owner = {name: why for why, names in MANAGED.items() for name in names}
+    problems = []
+    for key, value in extra.items():
+        name = str(key).lower()
+        if not DIRECTIVE_RE.match(name):
+            problems.append(f"{where}: {key!r} is not a redis.conf directive name")
+        elif name in owner:
+            problems.append(f"{where}.{key}: set by the role ({owner[name]}), not through extra_config")
+        elif isinstance(value, Mapping | list) or any(c in str(value) for c in "\n\r\0"):
+            problems.append(f"{where}.{key}: {value!r} is not a single-line value")
+    return problems
+
+
 def redis_server_problems(
     instances: list[dict[str, Any]],
     settings: dict[str, Any],
@@ -202,8 +253,10 @@ def redis_server_problems(
     effective = redis_server_effective(instances, settings, memtotal_mb)
     seen: dict[str, dict[Any, str]] = {"name": {}, "port": {}}
     problems: list[str] = []
+    problems += extra_config_problems("redis_server_extra_config", settings["redis_server_extra_config"])
     for index, inst in enumerate(effective):
         where = f"redis_server_instances[{index}]"
+        problems += extra_config_problems(f"{where}.extra_config", instances[index].get("extra_config") or {})
         problems += _identity_problems(where, inst, seen)
         problems += _setting_problems(where, inst, settings)
         replica_problem = _replicaof_problem(where, inst, host, inventory, settings)
