@@ -72,11 +72,33 @@ def test_good_input_has_no_problems() -> None:
         (
             [{"name": "a", "port": 1, "memory_mb": 0}],
             {},
-            "memcached_instances[0].memory_mb: 0 must be at least 1",
+            "memcached_instances[0].memory_mb: 0 is not between 1 and 2147483647",
         ),
         ([{"name": "a", "port": 1, "memory_mb": 9000}], {}, "more than this host's 4096 MiB"),
+        (
+            [{"name": "a", "port": 1, "max_connections": 30, "threads": 8}],
+            {},
+            "memcached_instances[0].max_connections: 30 is too few for 8 threads",
+        ),
+        (
+            [{"name": "a", "port": 1, "threads": "four"}],
+            {},
+            "memcached_instances[0].threads: 'four' is not an integer",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"memcached_threads": 128},
+            "memcached_threads: 128 is not between 1 and 64",
+        ),
+        (
+            [{"name": "a", "port": 1, "max_connections": 100000}],
+            {},
+            "memcached_instances[0].max_connections: 100000 is not between 1 and 65536",
+        ),
         ([{"name": "a", "port": 1, "memory_mb": 8, "max_item_size": "8m"}], {}, "is over half of memory_mb"),
         ([{"name": "a", "port": 1, "max_item_size": "1g"}], {}, "is not a size like 1m"),
+        ([{"name": "a", "port": 1, "max_item_size": "64k"}], {}, "'64k' is not a multiple of 512k"),
+        ([{"name": "a", "port": 1, "max_item_size": "600k"}], {}, "'600k' is not a multiple of 512k"),
         (
             [{"name": "a", "port": 1, "tls": True}],
             {},
