@@ -148,6 +148,36 @@ def test_replica_of_another_host_is_fine_with_a_replication_password() -> None:
             "tls_port: required",
         ),
         (
+            [{"name": "a", "port": 1, "maxmemory_mb": "ten"}],
+            {},
+            "instances[0].maxmemory_mb: 'ten' is not an integer",
+        ),
+        ([{"name": "a", "port": True}], {}, "redis_server_instances[0].port: True is not a TCP port"),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_users": [{"name": "app", "password": "x", "keys": ["app:*", "a b"]}]},
+            "redis_server_users[0].keys: 'a b' is not one pattern",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {
+                "redis_server_users": [
+                    {"name": "app", "password": "x", "keys": ["a:*"], "commands": "+get, +set"}
+                ]
+            },
+            "redis_server_users[0].commands: '+get, +set' is not a list of ACL command rules",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_databases": True},
+            "redis_server_databases: True is not an integer",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_memory_percent": 95},
+            "memory_percent: 95 is not between 1 and 90",
+        ),
+        (
             [{"name": "a", "port": 1}],
             {"redis_server_extra_config": {"requirepass": "x"}},
             "redis_server_extra_config.requirepass: set by the role (redis_server_users",

@@ -16,17 +16,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import load_plugin
+from conftest import ROOT, load_plugin
 
 mc = load_plugin("roles/memcached/filter_plugins/memcached_instances.py")
 
 # The same examples on every run (CI must not turn red at random); CW_EXAMPLES looks further.
-EXAMPLES = int(os.environ.get("CW_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("CW_EXAMPLES", "200"))
 RUN = settings(
     max_examples=EXAMPLES,
     derandomize=True,
@@ -153,4 +154,126 @@ def test_memcached_input_is_refused_by_name_or_starts(
             port = free_port()
             argv = mc.memcached_argv({**inst, "port": port}, {}, warm)
             with serving(["memcached", "-u", "nobody", *argv], b"version\r\n", b"VERSION ", port):
+                pass
+
+
+# ----------------------------------------------------------------------------------------------
+# redis-server
+# ----------------------------------------------------------------------------------------------
+rs = load_plugin("roles/redis_server/filter_plugins/redis_server_instances.py")
+TEMPLATES = ROOT / "roles" / "redis_server" / "templates"
+RS_SETTINGS: dict[str, Any] = {
+    "redis_server_memory_percent": 25,
+    "redis_server_databases": 16,
+    "redis_server_extra_config": {},
+    "redis_server_tls": False,
+    "redis_server_tls_keep_plain_port": False,
+    "redis_server_tls_certificate": "",
+    "redis_server_tls_private_key": "",
+    "redis_server_tls_ca_certificate": "",
+    "redis_server_admin_user": "cw-admin",
+    "redis_server_admin_password": "test-only-admin",
+    "redis_server_replication_user": "cw-replication",
+    "redis_server_replication_password": "test-only-replication",
+    "redis_server_users": [{"name": "app", "password": "test-only-app", "keys": ["app:*"]}],
+}
+# extra_config: tuning the role leaves to the user (with values redis-server takes: the
+# values of extra_config are the user's, passed as given), directives the role owns, and typos.
+extra_config = st.dictionaries(
+    st.sampled_from(
+        ["latency-monitor-threshold", "maxclients", "hz", "slowlog-max-len", "requirepass", "Save",
+         "loadmodule", "max clients"]
+    ),
+    st.sampled_from(["100", "1000", "10"]),
+    max_size=3,
+)  # fmt: skip
+rs_instance = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["cache", "sessions", "store", "Bad"]),
+        "port": number(st.integers(1024, 65535)),
+    },
+    optional={
+        "purpose": st.sampled_from(["cache", "sessions", "temp", "store", "misc"]),
+        "maxmemory_mb": number(st.integers(1, 512)),
+        "maxmemory_policy": st.sampled_from(["allkeys-lru", "volatile-ttl", "noeviction", "lru-please"]),
+        "persistence": st.sampled_from(["none", "rdb", "aof", "rdb+aof", "sometimes"]),
+        "databases": number(st.integers(1, 64)),
+        "cluster_enabled": st.booleans(),
+        "extra_config": extra_config,
+    },
+)
+rs_user = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["app", "reports", "bad user", "default"]),
+        "password": st.sampled_from(["test-only-pw", "", "has space", "test-only-other"]),
+        "keys": st.sampled_from([["app:*"], ["reports:*", "~x:*"], [], ["a b"], ["%R~ro:*"]]),
+    },
+    optional={"commands": st.sampled_from(["+@all -@dangerous", "+get +set", "+@read"])},
+)
+rs_settings = st.fixed_dictionaries(
+    {},
+    optional={
+        "redis_server_memory_percent": number(st.integers(1, 90)),
+        "redis_server_databases": number(st.integers(1, 64)),
+        "redis_server_extra_config": extra_config,
+        "redis_server_users": st.lists(rs_user, max_size=2),
+    },
+)
+
+
+def render(template: str, variables: dict[str, Any]) -> str:
+    import jinja2  # noqa: PLC0415 - Ansible's templating engine, with its own filters here
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True)
+    env.filters["redis_server_acl"] = rs.redis_server_acl
+    return env.get_template(template).render(**variables)
+
+
+def cluster_safe_port() -> int:
+    """A free port whose cluster bus port (+10000) is a port too."""
+    while (port := free_port()) > 55535:
+        pass
+    return port
+
+
+@RUN
+@given(
+    instances=st.lists(rs_instance, min_size=1, max_size=2, unique_by=lambda i: i["name"]),
+    changes=rs_settings,
+)
+def test_redis_input_is_refused_by_name_or_starts(
+    instances: list[dict[str, Any]], changes: dict[str, Any]
+) -> None:
+    role = {**RS_SETTINGS, **changes}
+    problems = rs.redis_server_problems(
+        instances, role, MEMTOTAL_MB, "r1", {"r1": [i["name"] for i in instances]}
+    )
+    event("refused" if problems else "started")
+    if problems:
+        assert all(p.startswith("redis_server_") for p in problems), problems
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for inst in rs.redis_server_effective(instances, role, MEMTOTAL_MB):
+            port = cluster_safe_port()
+            (root / inst["name"]).mkdir()
+            variables = {
+                **role,
+                "item": {**inst, "redis_port": port},
+                "ansible_managed": "Managed by Ansible (test)",
+                "redis_server_bind": ["127.0.0.1"],
+                "redis_server_address": "127.0.0.1",
+                "redis_server_cluster_node_timeout": 5000,
+                "redis_server_tls_auth_clients": "optional",
+                "__redis_server_socket": f"{root}/{{name}}.sock",
+                "__redis_server_tls_dir": str(root),
+                "__redis_server_data_dir": str(root),
+                "__redis_server_conf_dir": str(root),
+                "__redis_server_settings": role,
+            }
+            (root / f"{inst['name']}.acl").write_text(render("instance.acl.j2", variables))
+            conf = root / f"{inst['name']}.conf"
+            conf.write_text(render("instance.conf.j2", variables))
+            # Unauthenticated: the default user is off.
+            with serving(["redis-server", str(conf)], b"PING\r\n", b"-NOAUTH", port):
                 pass

@@ -25,6 +25,7 @@ PURPOSES: dict[str, dict[str, str]] = {
     "store": {"maxmemory_policy": "noeviction", "persistence": "rdb+aof"},
 }
 DEFAULT_COMMANDS = "+@all -@dangerous"
+RULE_RE = re.compile(r"^([+-]@?[a-z0-9_|-]+|allcommands|nocommands)$")
 # redis.conf directives extra_config may not set, with why: the role sets them from its own
 # variables (a second line would silently win over them), or the role's safety rests on them.
 MANAGED: dict[str, tuple[str, ...]] = {
@@ -108,7 +109,7 @@ def _identity_problems(where: str, inst: dict[str, Any], seen: dict[str, dict[An
         seen["name"][name] = where
     ports = [("port", inst.get("port"))] + ([("tls_port", inst["tls_port"])] if inst.get("tls_port") else [])
     for key, port in ports:
-        if not isinstance(port, int) or not 1 <= port <= 65535:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             problems.append(f"{where}.{key}: {port!r} is not a TCP port (1-65535)")
         elif port in seen["port"]:
             problems.append(f"{where}.{key}: {port} is already used by {seen['port'][port]}")
@@ -133,10 +134,6 @@ def _setting_problems(where: str, inst: dict[str, Any], settings: dict[str, Any]
         problems.append(
             f"{where}.persistence: {inst['persistence']!r} is not one of {', '.join(PERSISTENCE)}"
         )
-    if inst["maxmemory_mb"] < 1:
-        problems.append(f"{where}.maxmemory_mb: {inst['maxmemory_mb']} must be at least 1")
-    if not 1 <= int(inst["databases"]) <= 10000:
-        problems.append(f"{where}.databases: {inst['databases']} is not between 1 and 10000")
     if settings["redis_server_tls"] and settings["redis_server_tls_keep_plain_port"] and not inst["tls_port"]:
         problems.append(
             f"{where}.tls_port: required when redis_server_tls_keep_plain_port keeps the plain port"
@@ -190,6 +187,19 @@ def _app_user_problems(index: int, user: dict[str, Any], seen: set[str], names: 
     ]
     if not user.get("keys"):
         problems.append(f"{where}.keys: give the key patterns of user {name!r}, e.g. ['myapp:*']")
+    # Each pattern and rule is one word of the user's aclfile line: Redis refuses the whole file
+    # (and does not start) on a stray space.
+    for key in ("keys", "channels"):
+        problems += [
+            f"{where}.{key}: {pattern!r} is not one pattern (no spaces, not empty)"
+            for pattern in user.get(key) or []
+            if not isinstance(pattern, str) or not pattern or any(c.isspace() for c in pattern)
+        ]
+    rules = user.get("commands")
+    if rules is not None and not (isinstance(rules, str) and all(RULE_RE.match(r) for r in rules.split())):
+        problems.append(
+            f"{where}.commands: {rules!r} is not a list of ACL command rules like '+@read -flushall'"
+        )
     return problems
 
 
@@ -234,6 +244,35 @@ def extra_config_problems(where: str, extra: Any) -> list[str]:
     return problems
 
 
+def _integer_problem(value: Any, low: int, high: int) -> str | None:
+    """An int, or digits (as `-e name=value` passes it), between low and high."""
+    digits = isinstance(value, str) and value.strip().isdigit()
+    if isinstance(value, bool) or not (isinstance(value, int) or digits):
+        return f"{value!r} is not an integer"
+    if not low <= int(value) <= high:
+        return f"{value} is not between {low} and {high}"
+    return None
+
+
+def _number_problems(instances: list[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
+    """Every number of the input is an integer in its bounds (before any is computed with)."""
+    checks = [
+        ("redis_server_memory_percent", settings["redis_server_memory_percent"], (1, 90)),
+        ("redis_server_databases", settings["redis_server_databases"], (1, 10000)),
+    ]
+    for index, instance in enumerate(instances):
+        checks += [
+            (f"redis_server_instances[{index}].{key}", instance[key], bounds)
+            for key, bounds in (("maxmemory_mb", (1, 2**31 - 1)), ("databases", (1, 10000)))
+            if instance.get(key) is not None
+        ]
+    return [
+        f"{where}: {problem}"
+        for where, value, bounds in checks
+        if (problem := _integer_problem(value, *bounds))
+    ]
+
+
 def redis_server_problems(
     instances: list[dict[str, Any]],
     settings: dict[str, Any],
@@ -245,11 +284,10 @@ def redis_server_problems(
 
     inventory maps each inventory host to the names of its redis_server_instances.
     """
-    percent = int(settings["redis_server_memory_percent"])
-    if not 1 <= percent <= 90:
-        return [f"redis_server_memory_percent: {percent} is not between 1 and 90"]
     if not instances:
         return ["redis_server_instances: the list is empty"]
+    if numbers := _number_problems(instances, settings):
+        return numbers
     effective = redis_server_effective(instances, settings, memtotal_mb)
     seen: dict[str, dict[Any, str]] = {"name": {}, "port": {}}
     problems: list[str] = []
