@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, load_plugin
+from test_memcached_filters import SETTINGS as MC_BASE
+from test_redis_server_filters import SETTINGS as RS_BASE
 
 mc = load_plugin("roles/memcached/filter_plugins/memcached_instances.py")
 
@@ -86,25 +88,22 @@ def serving(argv: list[str], hello: bytes, answer: bytes, port: int) -> Iterator
         process.wait()
 
 
+def refused(problems: list[str], prefix: str) -> bool:
+    """Whether the role refused the input; then every problem names one of its variables."""
+    event("refused" if problems else "started")
+    assert all(p.startswith(prefix) for p in problems), problems
+    return bool(problems)
+
+
+def instances_of(instance: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    return st.lists(instance, min_size=1, max_size=2, unique_by=lambda i: i["name"])
+
+
 # ----------------------------------------------------------------------------------------------
 # memcached
 # ----------------------------------------------------------------------------------------------
-MC_SETTINGS: dict[str, Any] = {
-    "memcached_memory_percent": 25,
-    "memcached_max_connections": 1024,
-    "memcached_threads": 4,
-    "memcached_max_item_size": "1m",
-    "memcached_listen": ["127.0.0.1"],
-    "memcached_tls": False,
-    "memcached_sasl": False,
-    "memcached_disable_default_instance": True,
-    "memcached_tls_certificate": "",
-    "memcached_tls_private_key": "",
-    "memcached_tls_ca_certificate": "",
-    "memcached_tls_verify_clients": False,
-    "memcached_sasl_users": [],
-    "memcached_warm_restart": True,
-}
+# The filter tests' settings, with the lab's loopback address and warm restart on.
+MC_SETTINGS: dict[str, Any] = {**MC_BASE, "memcached_memory_percent": 25, "memcached_listen": ["127.0.0.1"]}
 mc_instance = st.fixed_dictionaries(
     {
         "name": st.sampled_from(["pool", "sessions", "pages", "Bad Name"]),
@@ -132,18 +131,12 @@ mc_settings = st.fixed_dictionaries(
 
 
 @RUN
-@given(
-    instances=st.lists(mc_instance, min_size=1, max_size=2, unique_by=lambda i: i["name"]),
-    changes=mc_settings,
-)
+@given(instances=instances_of(mc_instance), changes=mc_settings)
 def test_memcached_input_is_refused_by_name_or_starts(
     instances: list[dict[str, Any]], changes: dict[str, Any]
 ) -> None:
     role = {**MC_SETTINGS, **changes}
-    problems = mc.memcached_problems(instances, role, MEMTOTAL_MB)
-    event("refused" if problems else "started")
-    if problems:
-        assert all(p.startswith("memcached_") for p in problems), problems
+    if refused(mc.memcached_problems(instances, role, MEMTOTAL_MB), "memcached_"):
         return
     # The memory files on a tmpfs, as the role puts them (/var/lib/memcached/warm).
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as warm:
@@ -163,20 +156,11 @@ def test_memcached_input_is_refused_by_name_or_starts(
 # ----------------------------------------------------------------------------------------------
 rs = load_plugin("roles/redis_server/filter_plugins/redis_server_instances.py")
 TEMPLATES = ROOT / "roles" / "redis_server" / "templates"
+# The filter tests' settings, with replication on (its user in the ACL file too).
 RS_SETTINGS: dict[str, Any] = {
+    **RS_BASE,
     "redis_server_memory_percent": 25,
-    "redis_server_databases": 16,
-    "redis_server_extra_config": {},
-    "redis_server_tls": False,
-    "redis_server_tls_keep_plain_port": False,
-    "redis_server_tls_certificate": "",
-    "redis_server_tls_private_key": "",
-    "redis_server_tls_ca_certificate": "",
-    "redis_server_admin_user": "cw-admin",
-    "redis_server_admin_password": "test-only-admin",
-    "redis_server_replication_user": "cw-replication",
     "redis_server_replication_password": "test-only-replication",
-    "redis_server_users": [{"name": "app", "password": "test-only-app", "keys": ["app:*"]}],
 }
 # extra_config: tuning the role leaves to the user (with values redis-server takes: the
 # values of extra_config are the user's, passed as given), directives the role owns, and typos.
@@ -238,20 +222,13 @@ def cluster_safe_port() -> int:
 
 
 @RUN
-@given(
-    instances=st.lists(rs_instance, min_size=1, max_size=2, unique_by=lambda i: i["name"]),
-    changes=rs_settings,
-)
+@given(instances=instances_of(rs_instance), changes=rs_settings)
 def test_redis_input_is_refused_by_name_or_starts(
     instances: list[dict[str, Any]], changes: dict[str, Any]
 ) -> None:
     role = {**RS_SETTINGS, **changes}
-    problems = rs.redis_server_problems(
-        instances, role, MEMTOTAL_MB, "r1", {"r1": [i["name"] for i in instances]}
-    )
-    event("refused" if problems else "started")
-    if problems:
-        assert all(p.startswith("redis_server_") for p in problems), problems
+    names = {"r1": [i["name"] for i in instances]}
+    if refused(rs.redis_server_problems(instances, role, MEMTOTAL_MB, "r1", names), "redis_server_"):
         return
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
