@@ -391,6 +391,7 @@ class _Target:
     db: int
     user: dict | None
     sentinels: list = field(default_factory=list)
+    replica_reads: bool = False
 
 
 def _redis(alias: str, spec: Mapping[str, Any], plan: _Plan, topology: Mapping[str, Any]) -> dict | None:
@@ -424,13 +425,20 @@ def _redis(alias: str, spec: Mapping[str, Any], plan: _Plan, topology: Mapping[s
     if user:
         _check_key_pattern(alias, plan, user, prefix)
     plan.persistent[alias] = inst["persistence"] != "none"
-    target = _Target(pairs, kind, use_tls, db, user, sentinels)
+    target = _Target(pairs, kind, use_tls, db, user, sentinels, _reads_from_replicas(alias, spec, plan))
     if client == "django":
         return _redis_builtin(alias, spec, plan, target)
     if client != "django-redis":
         plan.problem(alias, f"client {client!r} is not django-redis or django")
         return None
     return _redis_django_redis(alias, spec, plan, target)
+
+
+def _read_order(alias: str, plan: _Plan, target: _Target) -> list:
+    """The (host, instance) pairs of LOCATION: the primary, then the replicas if read from."""
+    pairs = target.pairs
+    ordered = _redis_primary_first(alias, plan, pairs) if target.kind == "replicas" else pairs[:1]
+    return ordered if target.replica_reads else ordered[:1]
 
 
 def _url(host: dict, inst: dict, use_tls: bool, db: int | None) -> str:
@@ -450,16 +458,14 @@ def _redis_tls_kwargs(alias: str, plan: _Plan, host: dict, use_tls: bool) -> dic
 
 
 def _redis_builtin(alias: str, spec: Mapping[str, Any], plan: _Plan, target: _Target) -> dict | None:
-    pairs, kind, use_tls, db, user = target.pairs, target.kind, target.use_tls, target.db, target.user
+    kind, use_tls, db, user = target.kind, target.use_tls, target.db, target.user
     if kind in ("sentinel", "cluster"):
         plan.problem(alias, f"Django's built-in RedisCache has no {kind} support: use client django-redis")
         return None
     for key in ("compressor", "serializer"):
         if spec.get(key) not in (None, "none", "pickle"):
             plan.problem(alias, f"{key} {spec[key]!r} needs client django-redis")
-    ordered = _redis_primary_first(alias, plan, pairs) if kind == "replicas" else pairs[:1]
-    if not _reads_from_replicas(alias, spec, plan):
-        ordered = ordered[:1]
+    ordered = _read_order(alias, plan, target)
     entry = _entry(REDIS_CLIENTS + "RedisCache", spec, plan)
     locations = [_url(h, i, use_tls, None) for h, i in ordered]
     entry["LOCATION"] = locations[0] if len(locations) == 1 else locations
@@ -515,7 +521,7 @@ def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target
         # One URL: SentinelClient adds a pool of the replicas for reads; a list of it alone
         # keeps every read on the primary.
         location = f"redis://{service}/{db}"
-        entry["LOCATION"] = location if _reads_from_replicas(alias, spec, plan) else [location]
+        entry["LOCATION"] = location if target.replica_reads else [location]
         sentinel0 = sentinels[0]["sentinel"]
         sentinel_kwargs: dict[str, Any] = {}
         if sentinel0["password"]:
@@ -537,9 +543,7 @@ def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target
         options["CLIENT_CLASS"] = CLUSTER_CLIENT
         pool.update(_redis_tls_kwargs(alias, plan, pairs[0][0], use_tls))
     else:
-        ordered = _redis_primary_first(alias, plan, pairs) if kind == "replicas" else pairs[:1]
-        if not _reads_from_replicas(alias, spec, plan):
-            ordered = ordered[:1]
+        ordered = _read_order(alias, plan, target)
         locations = [_url(h, i, use_tls, db) for h, i in ordered]
         entry["LOCATION"] = locations[0] if len(locations) == 1 else locations
         options["CLIENT_CLASS"] = REDIS_CLIENTS + "DefaultClient"

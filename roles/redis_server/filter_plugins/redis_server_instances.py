@@ -59,6 +59,7 @@ MANAGED: dict[str, tuple[str, ...]] = {
         "loadmodule", "enable-debug-command", "enable-module-command", "enable-protected-configs",
     ),
 }  # fmt: skip
+OWNER = {name: why for why, names in MANAGED.items() for name in names}
 DIRECTIVE_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 
 
@@ -231,14 +232,13 @@ def extra_config_problems(where: str, extra: Any) -> list[str]:
     """Directives of an extra_config the role owns, and keys or values that break the file."""
     if not isinstance(extra, Mapping):
         return [f"{where}: {extra!r} is not a mapping of redis.conf settings"]
-    owner = {name: why for why, names in MANAGED.items() for name in names}
     problems = []
     for key, value in extra.items():
         name = str(key).lower()
         if not DIRECTIVE_RE.match(name):
             problems.append(f"{where}: {key!r} is not a redis.conf directive name")
-        elif name in owner:
-            problems.append(f"{where}.{key}: set by the role ({owner[name]}), not through extra_config")
+        elif name in OWNER:
+            problems.append(f"{where}.{key}: set by the role ({OWNER[name]}), not through extra_config")
         elif isinstance(value, Mapping | list) or any(c in str(value) for c in "\n\r\0"):
             problems.append(f"{where}.{key}: {value!r} is not a single-line value")
     return problems
