@@ -50,7 +50,7 @@ def redacted(value: object) -> object:
 
 def test_settings_match_the_reviewed_expectation(rendered: tuple[str, Path]) -> None:
     inventory, out = rendered
-    hosts = sorted(p.stem for p in out.glob("*.json"))
+    hosts = sorted(p.stem for p in out.glob("*.json") if not p.name.endswith(".secrets.json"))
     assert hosts, f"no app host rendered for {inventory}"
     for host in hosts:
         plan = json.loads((out / f"{host}.json").read_text())
@@ -101,6 +101,11 @@ def test_settings_load_in_a_fresh_django_process(rendered: tuple[str, Path], tmp
     inventory, out = rendered
     for module in out.glob("*.py"):
         (tmp_path / "cache_settings.py").write_text(module.read_text())
+        # The passwords where the module reads them (the inventories keep the default mode, files).
+        secrets = json.loads(module.with_suffix(".secrets.json").read_text())
+        (tmp_path / "cache_settings.secrets").mkdir(exist_ok=True)
+        for name, value in secrets.items():
+            (tmp_path / "cache_settings.secrets" / name).write_text(value + "\n")
         env = {**os.environ, "PYTHONPATH": str(ROOT / "django_settings")}
         done = subprocess.run(
             [sys.executable, "-c", IMPORT_CHECK, str(tmp_path)],
@@ -111,6 +116,16 @@ def test_settings_load_in_a_fresh_django_process(rendered: tuple[str, Path], tmp
         )
         assert done.returncode == 0, f"{inventory}/{module.name}: {done.stderr[-3000:]}"
         assert "default" in done.stdout
+
+
+def test_the_settings_module_holds_no_password(rendered: tuple[str, Path]) -> None:
+    inventory, out = rendered
+    for module in out.glob("*.py"):
+        secrets = json.loads(module.with_suffix(".secrets.json").read_text())
+        assert secrets, f"{inventory}/{module.name}: no password to look for"
+        text = module.read_text()
+        assert not [name for name, value in secrets.items() if value in text], f"{inventory}/{module.name}"
+        assert all(f"_secret({name!r})" in text for name in secrets), text
 
 
 def test_secrets_come_from_the_inventory_not_the_test() -> None:

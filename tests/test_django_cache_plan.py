@@ -244,7 +244,7 @@ def test_session_engine(spec: dict[str, Any], engine: str) -> None:
 def test_module_disable_switch_turns_every_alias_into_dummy(tmp_path: Any) -> None:
     result = plan({"c": {"backend": "redis", "group": "redis"}})
     (tmp_path / "cache_settings.py").write_text(
-        plugin.django_cache_module(result, {"disable_env": "DISABLE_CACHE"})
+        plugin.django_cache_module(result, {"disable_env": "DISABLE_CACHE", "secrets": "inline"})
     )
     code = (
         "import cache_settings as s; "
@@ -256,6 +256,46 @@ def test_module_disable_switch_turns_every_alias_into_dummy(tmp_path: Any) -> No
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert backends in out.stdout and "['c', 'default']" in out.stdout
+
+
+SHOW = "import json, cache_settings as s; print(json.dumps(s.CACHES, sort_keys=True))"
+
+
+def load(directory: Any, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(directory), **(extra_env or {})}
+    return subprocess.run([sys.executable, "-c", SHOW], env=env, capture_output=True, text=True, check=False)
+
+
+def test_each_secrets_mode_loads_the_same_caches_and_only_inline_holds_a_password(tmp_path: Any) -> None:
+    result = plan(
+        {"c": {"backend": "redis", "group": "redis"}, "s": {"backend": "redis", "instance": "sessions"}}
+    )
+    secrets = plugin.django_cache_secrets(result)
+    assert secrets and all("password" in name for name in secrets), secrets
+    want = json.dumps(result["caches"], sort_keys=True)
+    for mode in ("inline", "files", "env"):
+        directory = tmp_path / mode
+        directory.mkdir()
+        text = plugin.django_cache_module(result, {"secrets": mode, "secrets_env_prefix": "CW_TEST_"})
+        (directory / "cache_settings.py").write_text(text)
+        assert any(value in text for value in secrets.values()) == (mode == "inline"), mode
+        env = {}
+        if mode == "files":
+            (directory / "cache_settings.secrets").mkdir()
+            for name, value in secrets.items():
+                (directory / "cache_settings.secrets" / name).write_text(value + "\n")
+        if mode == "env":
+            env = {f"CW_TEST_{name.upper()}": value for name, value in secrets.items()}
+        done = load(directory, env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == want, mode
+    # A copy of the module without its passwords does not load, and says where they were looked for.
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    (elsewhere / "cache_settings.py").write_text((tmp_path / "files" / "cache_settings.py").read_text())
+    assert "cache_settings.secrets" in load(elsewhere).stderr
+    (elsewhere / "cache_settings.py").write_text((tmp_path / "env" / "cache_settings.py").read_text())
+    assert "CW_TEST_" in load(elsewhere).stderr and "is not in the environment" in load(elsewhere).stderr
 
 
 LOGIN = """
@@ -284,7 +324,7 @@ def test_disable_switch_keeps_sessions_in_the_database(tmp_path: Any) -> None:
     result = plan({"sessions": {"backend": "redis", "group": "redis", "instance": "sessions"}})
     assert result["session"]["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
     (tmp_path / "cache_settings.py").write_text(
-        plugin.django_cache_module(result, {"disable_env": "DISABLE_CACHE"})
+        plugin.django_cache_module(result, {"disable_env": "DISABLE_CACHE", "secrets": "inline"})
     )
     env = {**os.environ, "DISABLE_CACHE": "1", "PYTHONPATH": str(tmp_path)}
     out = subprocess.run(

@@ -33,6 +33,8 @@ from django.test.utils import override_settings
 
 # Real TLS files where the settings point: the memcached TLS clients load them when built.
 TLS = Path(tempfile.mkdtemp(prefix="cw-props-"))
+# Where the generated modules read their passwords from (django_cache_secrets: files).
+SECRETS = Path(tempfile.mkdtemp(prefix="cw-props-secrets-"))
 subprocess.run(
     ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-only",
      "-keyout", str(TLS / "client.key"), "-out", str(TLS / "client.crt")],
@@ -155,8 +157,12 @@ def test_refused_with_a_name_or_loaded_by_django(declared: dict[str, Any], senti
     if result["problems"]:
         assert all(named(p) for p in result["problems"]), result["problems"]
         return
+    # The passwords in files, as the role writes them; the module reads them back.
+    for name, value in plugin.django_cache_secrets(result).items():
+        (SECRETS / name).write_text(value, encoding="utf-8")
     module: dict[str, Any] = {}
-    exec(compile(plugin.django_cache_module(result, {"disable_env": "DISABLE_CACHE"}), "m", "exec"), module)
+    text = plugin.django_cache_module(result, {"disable_env": "DISABLE_CACHE", "secrets_dir": str(SECRETS)})
+    exec(compile(text, "m", "exec"), module)
     # The module writes tuples (Sentinel addresses) as lists: the same once JSON.
     assert json.dumps(module["CACHES"], sort_keys=True) == json.dumps(result["caches"], sort_keys=True)
     with override_settings(CACHES=module["CACHES"]):

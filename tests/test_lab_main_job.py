@@ -9,7 +9,10 @@ playbooks/rolling_restart.yml, (c) playbooks/rotate_certificates.yml and (d)
 playbooks/failover_drill.yml run - no key written before lost, no acknowledged write lost;
 then a site.yml run that must change nothing, then `--check --diff` that must report no
 change (both `make lab-site`, Mitogen's strategy like the main job); the lab is removed at
-the end.
+the end. Between them: the host firewalls let each cache port be reached by the hosts that
+need it only (tried from the app host, a Redis host and the database host, which is none of
+theirs), the memcached pool refuses a TLS client without a certificate, and no password of
+the lab's inventory appears in any playbook's output, `--diff` included.
 The wall times and the drill's figures are printed (pytest -s) for the closing notes.
 """
 
@@ -23,8 +26,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from conftest import ROOT
 from lab_drill import Drill, cachedrill, manage
@@ -34,9 +39,11 @@ pytestmark = pytest.mark.skipif(
 )
 # (a) of the drill: a Redis setting and a memcached option that need restarts (warm restart
 # stays possible: the memory and item size do not change). The runs after it keep them.
+# It also rewrites the app's settings module (which holds passwords), run with --diff.
 CHANGE = {
     "redis_server_extra_config": {"latency-monitor-threshold": "100"},
     "memcached_max_connections": 1100,
+    "django_cache_disable_env": "CW_LAB_DISABLE_CACHE",
 }
 # An error window per restart longer than this means the restart path is broken; the
 # figures themselves are printed.
@@ -44,10 +51,70 @@ WINDOW_BOUND_S = 5.0
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
+LAB = ROOT / "inventories" / "lab"
+# Every playbook output of the run, for the check that none shows a password.
+OUTPUTS: dict[str, str] = {}
+
+
 def run(*command: str) -> tuple[subprocess.CompletedProcess[str], float]:
     start = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    OUTPUTS[" ".join(command)] = done.stdout + done.stderr
     return done, time.monotonic() - start
+
+
+def lab_vars(group: str, name: str) -> dict[str, Any]:
+    return yaml.safe_load((LAB / "group_vars" / group / name).read_text(encoding="utf-8"))
+
+
+def lab_hosts(group: str) -> list[str]:
+    inventory = yaml.safe_load((LAB / "hosts.yml").read_text(encoding="utf-8"))
+    return sorted(inventory["all"]["children"][group]["hosts"])
+
+
+# Tries TCP connections from inside a lab container (argv: JSON [[host, port], ...]) and
+# prints what each did: open, refused (a reset) or dropped (no answer within 2 s).
+REACH = """
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+def attempt(target):
+    try:
+        socket.create_connection(tuple(target), timeout=2).close()
+        return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError:
+        return "dropped"
+targets = json.loads(sys.argv[1])
+with ThreadPoolExecutor(len(targets)) as pool:
+    print(json.dumps([[h, p, r] for (h, p), r in zip(targets, pool.map(attempt, targets))]))
+"""
+
+
+def reach(container: str, targets: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    done = subprocess.run(
+        ["docker", "exec", container, "python3", "-c", REACH, json.dumps(targets)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {(host, port): result for host, port, result in json.loads(done.stdout)}
+
+
+def lab_secrets() -> list[str]:
+    """Every password of the lab's inventory (the values of keys that name one)."""
+    found: list[str] = []
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, str(k))
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and "password" in key and "{{" not in value:
+            found.append(value)
+
+    walk(lab_vars("all", "lab_secrets.yml"))
+    return found
 
 
 def drill_report(path: Path) -> list[str]:
@@ -63,6 +130,17 @@ def drill_report(path: Path) -> list[str]:
         for row in doc[kind]
         if row.get("done")
     ]
+
+
+def changed_tasks(output: str) -> list[str]:
+    """'task: host' for every change a playbook's output reports."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[6:].split("]")[0]
+        elif line.startswith("changed: ["):
+            found.append(f"{task}: {line[10:].split(']')[0]}")
+    return found
 
 
 def recap(output: str) -> dict[str, tuple[int, int, int, int]]:
@@ -97,6 +175,72 @@ def test_main_job_first_run(lab: dict[str, float]) -> None:
     assert "settings:" in done.stdout and "report:" in done.stdout, done.stdout[-2000:]
     hosts = recap(done.stdout)
     assert hosts and all(failed == 0 and unreachable == 0 for _, _, unreachable, failed in hosts.values())
+
+
+def test_each_cache_port_is_reached_only_by_the_hosts_that_need_it(lab: dict[str, float]) -> None:
+    memcached = [
+        (h, i["port"])
+        for h in lab_hosts("memcached")
+        for i in lab_vars("memcached", "memcached.yml")["memcached_instances"]
+    ]
+    redis_vars = lab_vars("redis", "redis.yml")
+    instances = redis_vars["redis_server_instances"]
+    redis = [(h, i["port"]) for h in lab_hosts("redis") for i in instances]
+    bus = [(h, i["port"] + 10000) for h in lab_hosts("redis") for i in instances if i.get("cluster_enabled")]
+    sentinel = [(h, 26379) for h in lab_hosts("redis")]
+    every = memcached + redis + bus + sentinel
+    intruder = reach("cw-lab-db-1", every)
+    app = reach("cw-lab-app-1", every)
+    peer = reach(lab_hosts("redis")[1], memcached + redis + bus + sentinel)
+    print()
+    for name, seen in (("database host (no client)", intruder), ("app host", app), ("Redis host", peer)):
+        counts = {r: sum(1 for v in seen.values() if v == r) for r in ("open", "refused", "dropped")}
+        print(f"lab: firewall from the {name}: {counts} of {len(seen)} cache ports")
+    assert all(r == "dropped" for r in intruder.values()), {
+        t: r for t, r in intruder.items() if r != "dropped"
+    }
+    assert all(app[t] == "open" for t in memcached + redis + sentinel), app
+    assert all(app[t] == "dropped" for t in bus), {t: app[t] for t in bus}
+    assert all(peer[t] == "open" for t in redis + bus + sentinel), peer
+    assert all(peer[t] == "dropped" for t in memcached), {t: peer[t] for t in memcached}
+
+
+# From the app host, trusting the lab's CA: a TLS port answers a request (memcached
+# `version`, Redis and Sentinel `PING`: a reply, +PONG or -NOAUTH) only with the host's client
+# certificate; without it the handshake is refused or the connection closed unanswered.
+TLS_PROBE = """
+import socket, ssl, sys
+tls = "/etc/cachewright/django/tls/"
+host, port, request, how = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode() + b"\\r\\n", sys.argv[4]
+context = ssl.create_default_context(cafile=tls + "ca.crt")
+if how == "with":
+    context.load_cert_chain(tls + "client.crt", tls + "client.key")
+try:
+    with context.wrap_socket(socket.create_connection((host, port), timeout=3), server_hostname=host) as s:
+        s.sendall(request)
+        print(s.recv(64).decode(errors="replace").strip() or "closed")
+except (OSError, ssl.SSLError) as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_tls_ports_want_a_client_certificate(lab: dict[str, float]) -> None:
+    targets = [(h, 11211, "version") for h in lab_hosts("memcached")]
+    targets += [(h, p, "PING") for h in lab_hosts("redis") for p in (6379, 26379)]
+    for host, port, request in targets:
+        seen = {
+            how: subprocess.run(
+                ["docker", "exec", "cw-lab-app-1", "python3", "-c", TLS_PROBE, host, str(port), request, how],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            for how in ("with", "without")
+        }
+        with_, without = seen["with"][:40], seen["without"][:60]
+        print(f"lab: TLS {host}:{port} with a client certificate: {with_!r}, without: {without!r}")
+        assert seen["with"][:1] in ("V", "+", "-"), seen
+        assert seen["without"][:1] not in ("V", "+", "-"), seen
 
 
 def test_every_read_sees_the_write_just_made(lab: dict[str, float]) -> None:
@@ -155,15 +299,25 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
     report = Path(change_vars[1:]).with_name("failover_drill.json")
 
     phases = [
-        ("site", "drill (a) site.yml with a change that restarts", ("site", "-e", change_vars)),
-        ("rolling", "drill (b) rolling_restart.yml", ("play", "playbooks/rolling_restart.yml")),
-        ("certificates", "drill (c) rotate_certificates.yml", ("play", "playbooks/rotate_certificates.yml")),
+        ("site", "drill (a) site.yml with a change that restarts", ("site", "--diff", "-e", change_vars)),
+        (
+            "rolling",
+            "drill (b) rolling_restart.yml",
+            ("play", "playbooks/rolling_restart.yml", "-e", change_vars),
+        ),
+        (
+            "certificates",
+            "drill (c) rotate_certificates.yml",
+            ("play", "playbooks/rotate_certificates.yml", "-e", change_vars),
+        ),
         (
             "failover",
             "drill (d) failover_drill.yml",
             (
                 "play",
                 "playbooks/failover_drill.yml",
+                "-e",
+                change_vars,
                 "-e",
                 "redis_server_drill_restore=true",
                 "-e",
@@ -194,7 +348,7 @@ def test_second_run_changes_nothing(lab: dict[str, float], change_vars: str) -> 
     done, lab["site.yml no-op run (make lab-site)"] = run("bash", "scripts/lab.sh", "site", "-e", change_vars)
     assert done.returncode == 0, done.stdout[-6000:]
     changed = {host: counts[1] for host, counts in recap(done.stdout).items() if counts[1]}
-    assert not changed, f"changed on the second run: {changed}\n{done.stdout[-6000:]}"
+    assert not changed, f"changed on the second run: {changed}: {changed_tasks(done.stdout)}"
 
 
 def test_check_diff_reports_no_change(lab: dict[str, float], change_vars: str) -> None:
@@ -203,4 +357,16 @@ def test_check_diff_reports_no_change(lab: dict[str, float], change_vars: str) -
     )
     assert done.returncode == 0, done.stdout[-6000:]
     changed = {host: counts[1] for host, counts in recap(done.stdout).items() if counts[1]}
-    assert not changed, f"--check --diff reports changes: {changed}\n{done.stdout[-6000:]}"
+    assert not changed, (
+        f"--check --diff reports changes: {changed}: {changed_tasks(done.stdout)}\n{done.stdout[-3000:]}"
+    )
+
+
+def test_no_password_in_any_output(lab: dict[str, float]) -> None:
+    secrets = lab_secrets()
+    assert len(secrets) >= 5, secrets
+    diffs = [command for command, output in OUTPUTS.items() if "--diff" in command and "+++ after" in output]
+    assert diffs, "no --diff run showed a diff: the check would prove nothing"
+    leaks = {command: [s[:4] + "..." for s in secrets if s in output] for command, output in OUTPUTS.items()}
+    print(f"\nlab: {len(secrets)} passwords looked for in {len(OUTPUTS)} outputs, {len(diffs)} with a diff")
+    assert not any(leaks.values()), {command: found for command, found in leaks.items() if found}

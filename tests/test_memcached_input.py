@@ -25,6 +25,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"memcached_tls": True}, "memcached_tls_certificate: required because TLS is on"),
     ({"memcached_sasl": True}, "memcached_sasl_users: SASL is on but no user"),
     ({"memcached_instances": [{"name": "a", "port": "eleven"}]}, "port"),
+    (
+        {"memcached_firewall": True, "memcached_firewall_clients": ["10.0.0.0/33"]},
+        "memcached_firewall_clients: '10.0.0.0/33' is not a host name, an address or a network",
+    ),
 ]
 
 

@@ -52,6 +52,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
         {"redis_server_extra_config": {"requirepass": "opened", "rename-command": "CONFIG ''"}},
         "redis_server_extra_config.requirepass: set by the role",
     ),
+    (
+        # A value this machine's redis-server refuses, read by it before any file is written.
+        {"redis_server_extra_config": {"latency-monitor-threshold": "soon"}},
+        "redis_server_extra_config (instance cache): redis-server refuses it: 'latency-monitor-threshold",
+    ),
 ]
 
 

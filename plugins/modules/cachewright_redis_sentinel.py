@@ -37,10 +37,6 @@ options:
     description: Whether the Sentinel talks TLS.
     type: bool
     default: false
-  tls_ca_certificate:
-    description: CA file to check it with.
-    type: path
-    default: ""
   daemon_reload:
     description: Run C(systemctl daemon-reload) before the restart.
     type: bool
@@ -53,6 +49,7 @@ options:
     description: How long the Sentinel may take to know its primaries again.
     type: int
     default: 60
+extends_documentation_fragment: [cachewright_tls_client]
 author: Cachewright
 """
 
@@ -79,6 +76,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.cachewright_host import process_outdated
 from ansible.module_utils.cachewright_redis import Access, GateError, redis, require_redis, wait_until
+from ansible.module_utils.cachewright_tls import tls_client_argument_spec
 
 
 def fields_of(row: Any) -> dict[str, Any]:
@@ -115,10 +113,10 @@ def main() -> None:
             "port": {"type": "int", "default": 26379},
             "password": {"type": "str", "default": "", "no_log": True},
             "tls": {"type": "bool", "default": False},
-            "tls_ca_certificate": {"type": "path", "default": ""},
             "daemon_reload": {"type": "bool", "default": False},
             "only_outdated": {"type": "bool", "default": False},
             "wait_seconds": {"type": "int", "default": 60},
+            **tls_client_argument_spec(),
         },
         supports_check_mode=True,
     )
@@ -129,6 +127,8 @@ def main() -> None:
         admin_password="",
         tls=params["tls"],
         ca_certificate=params["tls_ca_certificate"] or "",
+        certificate=params["tls_certificate"] or "",
+        private_key=params["tls_private_key"] or "",
         sentinel_password=params["password"],
     )
     client = access.sentinel("127.0.0.1", params["port"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,9 @@ def _redis_host(host: str, hv: Mapping[str, Any]) -> dict[str, Any]:
             "port": int(hv.get("redis_sentinel_port", SENTINEL_PORT)),
             "password": str(hv.get("redis_sentinel_password") or ""),
             "tls": bool(hv.get("redis_sentinel_tls", tls)),
+            "tls_auth_clients": str(
+                hv.get("redis_sentinel_tls_auth_clients", hv.get("redis_server_tls_auth_clients", "optional"))
+            ),
             "monitors": [
                 {"name": m["name"], "host": m["host"], "instance": m.get("instance") or m["name"]}
                 for m in hv.get("redis_sentinel_monitors") or []
@@ -527,7 +531,8 @@ def _redis_django_redis(alias: str, spec: Mapping[str, Any], plan: _Plan, target
         if sentinel0["password"]:
             sentinel_kwargs["password"] = sentinel0["password"]
         if sentinel0["tls"]:
-            tls_kwargs = _redis_tls_kwargs(alias, plan, sentinels[0], True)
+            sentinel_host = {**sentinels[0], "tls_auth_clients": sentinel0["tls_auth_clients"]}
+            tls_kwargs = _redis_tls_kwargs(alias, plan, sentinel_host, True)
             sentinel_kwargs.update(ssl=True, **tls_kwargs)
         if use_tls:
             # rediss:// does not work through Sentinel: ssl goes in the pool kwargs.
@@ -802,8 +807,81 @@ def django_cache_plan(
 # ----------------------------------------------------------------------------------------------
 # Module: the Python file the app's settings import
 # ----------------------------------------------------------------------------------------------
+class _Code(str):
+    """Python source that _py writes as it is (a call that reads a secret), not as a literal."""
+
+
+SECRET_NAME = re.compile(r"[^a-z0-9]+")
+
+
+def _secret_name(path: tuple[str, ...]) -> str:
+    """The file (or environment variable) name of the secret at a path in CACHES."""
+    return SECRET_NAME.sub("_", "_".join(path).lower()).strip("_")
+
+
+def _is_secret(key: str, value: Any) -> bool:
+    return "password" in key.lower() and isinstance(value, str) and bool(value)
+
+
+def django_cache_secrets(plan: Mapping[str, Any]) -> dict[str, str]:
+    """Every password of the settings' CACHES, by the name the module reads it under."""
+    found: dict[str, str] = {}
+
+    def walk(value: Any, path: tuple[str, ...]) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if _is_secret(str(key), item):
+                    found[_secret_name((*path, str(key)))] = item
+                else:
+                    walk(item, (*path, str(key)))
+
+    walk(plan["caches"], ())
+    return found
+
+
+def _secret_references(value: Any, path: tuple[str, ...] = ()) -> Any:
+    """CACHES with each password replaced by the call that reads it."""
+    if isinstance(value, Mapping):
+        return {
+            key: _Code(f"_secret({_secret_name((*path, str(key)))!r})")
+            if _is_secret(str(key), item)
+            else _secret_references(item, (*path, str(key)))
+            for key, item in value.items()
+        }
+    return value
+
+
+def _secret_reader(mode: str, env_prefix: str, directory: str) -> list[str]:
+    """The module's _secret(): each password from a file only the app's user reads, or from
+    the app service's environment."""
+    if mode == "env":
+        return [
+            "",
+            "def _secret(name: str) -> str:",
+            f'    """A password, from the environment the app\'s service sets ({env_prefix}<NAME>)."""',
+            f"    variable = {env_prefix!r} + name.upper()",
+            "    if variable not in os.environ:",
+            "        raise RuntimeError(f'cache settings: {variable} is not in the environment')",
+            "    return os.environ[variable]",
+            "",
+        ]
+    where = f"Path({directory!r})" if directory else "Path(__file__).resolve().with_suffix('.secrets')"
+    return [
+        "",
+        f"_SECRETS = {where}",
+        "",
+        "",
+        "def _secret(name: str) -> str:",
+        '    """A password, from its file in _SECRETS (readable by the app\'s user only)."""',
+        "    return (_SECRETS / name).read_text(encoding='utf-8').rstrip('\\n')",
+        "",
+    ]
+
+
 def _py(value: Any, level: int = 0) -> str:
     """A value as a Python literal, one dict item per line, short lists on one line."""
+    if isinstance(value, _Code):
+        return str(value)
     pad, inner = "    " * level, "    " * (level + 1)
     if isinstance(value, Mapping):
         if not value:
@@ -836,17 +914,33 @@ def _routers(tables: list[Mapping[str, Any]]) -> list[str]:
 
 
 def django_cache_module(plan: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-    """The settings module: CACHES (and session settings) as Python literals."""
+    """The settings module: CACHES (and session settings) as Python literals.
+
+    settings["secrets"]: ``inline`` writes the passwords as literals; ``files`` (the default)
+    reads each at import from a file of its own (settings["secrets_dir"], else the directory
+    ``<module>.secrets`` beside the module); ``env`` from the environment
+    (settings["secrets_env_prefix"] + the name in capitals).
+    """
     env = settings.get("disable_env") or ""
+    mode = settings.get("secrets") or "files"
     lines = [
         f"# {settings.get('header', 'Managed by Ansible (roles/django_cache). Do not edit.')}",
         "# Import it from the app's settings: from .cache_settings import *",
         '"""Django cache settings generated by Cachewright from the inventory."""',
         "",
     ]
-    if env:
-        lines += ["import os", ""]
-    lines += ["CACHES = " + _py(plan["caches"]), ""]
+    caches = plan["caches"]
+    imports = ["import os"] if env or mode == "env" else []
+    if mode == "files" and django_cache_secrets(plan):
+        imports.append("from pathlib import Path")
+    if imports:
+        lines += [*imports, ""]
+    if mode != "inline" and django_cache_secrets(plan):
+        lines += _secret_reader(
+            mode, settings.get("secrets_env_prefix") or "CACHEWRIGHT_", settings.get("secrets_dir") or ""
+        )
+        caches = _secret_references(caches)
+    lines += ["CACHES = " + _py(caches), ""]
     lines += _routers(plan.get("tables") or [])
     for key, value in plan.get("session", {}).items():
         lines.append(f"{key} = {value!r}")
@@ -911,6 +1005,7 @@ class FilterModule:
             "django_cache_topology": django_cache_topology,
             "django_cache_plan": django_cache_plan,
             "django_cache_module": django_cache_module,
+            "django_cache_secrets": django_cache_secrets,
             "django_cache_pins": django_cache_pins,
             "django_cache_literal": django_cache_literal,
             "django_cache_json_or_empty": django_cache_json_or_empty,

@@ -24,10 +24,14 @@ from pymemcache.client.hash import HashClient
 CLIENT_OPTIONS: dict[str, Any] = {"connect_timeout": 3, "timeout": 3, "default_noreply": False}
 
 
-def tls_context(ca: str | None) -> ssl.SSLContext:
+def tls_context(ca: str | None, server: dict[str, Any] | None = None) -> ssl.SSLContext:
+    """Trust `ca` (None: the system's CAs); present the client certificate to a server
+    that asks for one."""
     context = ssl.create_default_context(cafile=ca)
     if ca is None:
         context.load_default_certs()
+    if server is not None and server.get("verify_clients"):
+        context.load_cert_chain(server["certificate"], server["private_key"])
     return context
 
 
@@ -59,7 +63,7 @@ def settings_match(server: dict[str, Any]) -> None:
     """`stats settings` of the server must show the configured limits, UDP off."""
     kwargs: dict[str, Any] = {}
     if server.get("tls"):
-        kwargs["tls_context"] = tls_context(server["ca"])
+        kwargs["tls_context"] = tls_context(server["ca"], server)
     client = Client((server["host"], server["port"]), **CLIENT_OPTIONS, **kwargs)
     stats = {k.decode(): v for k, v in client.stats("settings").items()}
     client.close()
@@ -73,7 +77,7 @@ def tls_round_trip(server: dict[str, Any]) -> None:
     client = Client(
         (server["host"], server["port"]),
         **CLIENT_OPTIONS,
-        tls_context=tls_context(server["ca"]),
+        tls_context=tls_context(server["ca"], server),
     )
     assert client.set("cw-probe:tls", b"over-tls", expire=60)
     assert client.get("cw-probe:tls") == b"over-tls"
@@ -88,6 +92,13 @@ def tls_without_ca(server: dict[str, Any]) -> None:
         tls_context=tls_context(None),
     )
     client.get("cw-probe:tls")
+
+
+def tls_without_client_certificate(server: dict[str, Any]) -> None:
+    """The CA trusted, no client certificate: a server that asks for one closes the connection."""
+    client = Client((server["host"], server["port"]), **CLIENT_OPTIONS, tls_context=tls_context(server["ca"]))
+    assert client.set("cw-probe:tls-anon", b"x", expire=60), "the server refused the set"
+    assert client.get("cw-probe:tls-anon") == b"x", "the server did not return the value"
 
 
 def plain_to_tls_port(server: dict[str, Any]) -> None:
@@ -172,6 +183,11 @@ def main(spec_path: str) -> int:
             check(f"{where} settings {server['expect']}", lambda s=server: settings_match(s))
         if server.get("tls"):
             check(f"{where} TLS round trip with the CA", lambda s=server: tls_round_trip(s))
+            if server.get("verify_clients"):
+                expect_error(
+                    f"{where} TLS without a client certificate",
+                    lambda s=server: tls_without_client_certificate(s),
+                )
             expect_error(
                 f"{where} TLS without the CA", lambda s=server: tls_without_ca(s), "CERTIFICATE_VERIFY_FAILED"
             )
