@@ -864,6 +864,7 @@ def _secret_reader(mode: str, env_prefix: str, directory: str) -> list[str]:
             "        raise RuntimeError(f'cache settings: {variable} is not in the environment')",
             "    return os.environ[variable]",
             "",
+            "",
         ]
     where = f"Path({directory!r})" if directory else "Path(__file__).resolve().with_suffix('.secrets')"
     return [
@@ -874,6 +875,7 @@ def _secret_reader(mode: str, env_prefix: str, directory: str) -> list[str]:
         "def _secret(name: str) -> str:",
         '    """A password, from its file in _SECRETS (readable by the app\'s user only)."""',
         "    return (_SECRETS / name).read_text(encoding='utf-8').rstrip('\\n')",
+        "",
         "",
     ]
 
@@ -930,12 +932,13 @@ def django_cache_module(plan: Mapping[str, Any], settings: Mapping[str, Any]) ->
         "",
     ]
     caches = plan["caches"]
+    secrets = mode != "inline" and bool(django_cache_secrets(plan))
     imports = ["import os"] if env or mode == "env" else []
-    if mode == "files" and django_cache_secrets(plan):
+    if secrets and mode == "files":
         imports.append("from pathlib import Path")
     if imports:
         lines += [*imports, ""]
-    if mode != "inline" and django_cache_secrets(plan):
+    if secrets:
         lines += _secret_reader(
             mode, settings.get("secrets_env_prefix") or "CACHEWRIGHT_", settings.get("secrets_dir") or ""
         )

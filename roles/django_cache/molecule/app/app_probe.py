@@ -139,12 +139,25 @@ def disable_switch() -> None:
 
 
 def wrong_password_is_named(settings_path: str) -> None:
+    # A copy of the settings whose password files (django_cache_secrets: files) hold a
+    # wrong password for the app's ACL user.
     broken = "/tmp/cw-broken"
-    os.makedirs(broken, exist_ok=True)
+    os.makedirs(f"{broken}/secrets", exist_ok=True)
     with open(settings_path, encoding="utf-8") as source:
-        text = source.read().replace("lab-only-django-password", "not-the-password")
+        module_lines = source.read().splitlines()
+    secrets = next(line for line in module_lines if line.startswith("_SECRETS = "))
+    directory = secrets.split("Path(", 1)[1].rstrip(")").strip("'\"")
+    assert "lab-only-django-password" not in "\n".join(module_lines), "the settings module holds a password"
+    for name in os.listdir(directory):
+        with open(os.path.join(directory, name), encoding="utf-8") as stream:
+            value = stream.read().replace("lab-only-django-password", "not-the-password")
+        with open(f"{broken}/secrets/{name}", "w", encoding="utf-8") as stream:
+            stream.write(value)
+    text = "\n".join(
+        f"_SECRETS = Path({broken + '/secrets'!r})" if line == secrets else line for line in module_lines
+    )
     with open(f"{broken}/broken_cache_settings.py", "w", encoding="utf-8") as target:
-        target.write(text)
+        target.write(text + "\n")
     out = run(
         {"DJANGO_SETTINGS_MODULE": "broken_cache_settings", "PYTHONPATH": broken},
         "-m", "cachewright_django.roundtrip", "default", "sessions", "local",
