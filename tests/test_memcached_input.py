@@ -29,6 +29,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
         {"memcached_firewall": True, "memcached_firewall_clients": ["10.0.0.0/33"]},
         "memcached_firewall_clients: '10.0.0.0/33' is not a host name, an address or a network",
     ),
+    (
+        # An argument this machine's memcached refuses, read by it before any file is written.
+        {"memcached_instances": [{"name": "a", "port": 11311, "extra_args": ["-o", "no_such_option"]}]},
+        'memcached_instances[0].extra_args: memcached refuses ["-o", "no_such_option"]: Illegal suboption',
+    ),
 ]
 
 
