@@ -128,9 +128,10 @@ class Firewall:
             self.module.fail_json(msg=f"nft refuses the table {self.table}: {err or out}", ruleset=text)
 
     def boot_lines(self, present: bool) -> tuple[str, str]:
-        before = self.read(self.boot_config) if self.boot_config else ""
+        """The boot file before and after its include line is added or removed."""
         if not self.boot_config:
-            return before, before
+            return "", ""
+        before = self.read(self.boot_config)
         return before, with_include(before, self.path, present)
 
     def write(self, path: str, text: str, mode: int) -> None:
@@ -159,7 +160,7 @@ class Firewall:
         if changed and not self.module.check_mode:
             if before != text:
                 self.write(self.path, text, 0o644)
-            if stale or before != text:
+            if stale:
                 self.module.run_command([self.nft, "-f", self.path], check_rc=True)
             if boot_before != boot_after:
                 self.write(self.boot_config, boot_after, 0o755)
