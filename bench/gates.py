@@ -16,7 +16,9 @@ distribution and concurrency, and sets one or more limits::
         max_error_ratio: 0        # failed calls / all calls
 
 Every selected result must meet every limit of the rule. A rule that selects nothing is
-a miss too ("no result"), so a typo in a gate never passes silently.
+a miss too ("no result"), so a typo in a gate never passes silently. A ratio limit on a
+ratio whose repetitions are noisy (a paired run more than 10 % from the median) is
+reported as ``noisy``: neither met nor missed, and the play does not fail on it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Check:
     limit: float
     measured: float | None
     passed: bool
+    noisy: bool = False
 
 
 def load_gates(path: Path) -> list[dict[str, Any]]:
@@ -106,7 +109,9 @@ def _selected(rule: dict[str, Any], row: dict[str, Any]) -> bool:
     return True
 
 
-def _measure(metric: str, row: dict[str, Any], ratios: dict[tuple[Any, ...], float | None]) -> float | None:
+def _measure(
+    metric: str, row: dict[str, Any], ratios: dict[tuple[Any, ...], dict[str, Any]]
+) -> dict[str, Any] | float | None:
     latency = row.get("latency_us") or {}
     key = (row["host"], row["alias"], row["op"], row["value_size"], row["distribution"], row["concurrency"])
     if metric == "min_ops_per_s":
@@ -129,9 +134,7 @@ def evaluate(
 ) -> list[Check]:
     """Every check of every rule (rows and ratios carry ``host``)."""
     ratio_index = {
-        (r["host"], r["alias"], r["op"], r["value_size"], r["distribution"], r["concurrency"], r["kind"]): r[
-            "ratio"
-        ]
+        (r["host"], r["alias"], r["op"], r["value_size"], r["distribution"], r["concurrency"], r["kind"]): r
         for r in ratios
     }
     checks: list[Check] = []
@@ -158,8 +161,12 @@ def evaluate(
             where = f"{row['value_size']}B {row['distribution']} {row['concurrency']}"
             for metric in limits:
                 limit = float(rule[metric])
-                measured = _measure(metric, row, ratio_index)
-                if measured is None:
+                found = _measure(metric, row, ratio_index)
+                noisy = isinstance(found, dict) and bool(found.get("noisy"))
+                measured = found.get("ratio") if isinstance(found, dict) else found
+                if noisy:
+                    passed = True
+                elif measured is None:
                     passed = False
                 elif LIMITS[metric][1] == "min":
                     passed = measured >= limit
@@ -175,14 +182,22 @@ def evaluate(
                         limit,
                         measured,
                         passed,
+                        noisy,
                     )
                 )
     return checks
 
 
 def misses(checks: list[Check]) -> list[Check]:
-    """The checks that failed."""
+    """The checks that failed (a noisy ratio is not one)."""
     return [c for c in checks if not c.passed]
+
+
+def status(check: Check) -> str:
+    """ok, MISSED or noisy."""
+    if check.noisy:
+        return "noisy"
+    return "ok" if check.passed else "MISSED"
 
 
 def fmt_value(value: float | None) -> str:
@@ -205,7 +220,7 @@ def table(checks: list[Check], markdown: bool = False) -> str:
             c.metric,
             fmt_value(c.limit),
             fmt_value(c.measured),
-            "ok" if c.passed else "MISSED",
+            status(c),
         )
         for c in checks
     ]

@@ -123,3 +123,14 @@ def test_tables():
     markdown = gates.table(checks, markdown=True)
     assert markdown.splitlines()[1] == "|---|---|---|---|---|---|---|---|"
     assert "| app1 | default | get | 100B uniform 2x1 | ops/s | 15,000 | 18,000 | ok |" in markdown
+
+
+def test_a_noisy_ratio_is_neither_met_nor_missed():
+    row = {**ROWS[0], "host": "app1", "alias": "n", "op": "get", "layer": "django", "concurrency": "1x1"}
+    key = {k: row[k] for k in ("host", "alias", "op", "value_size", "distribution", "concurrency")}
+    rule = gates.validate_rules([{"alias": "n", "op": "get", "min_raw_ratio": 0.85}])
+    for ratio, noisy, expected in ((0.5, True, "noisy"), (0.5, False, "MISSED"), (0.9, False, "ok")):
+        ratios = [{**key, "kind": "django/raw", "ratio": ratio, "noisy": noisy}]
+        (result,) = gates.evaluate(rule, [row], ratios)
+        assert gates.status(result) == expected
+        assert (result in gates.misses([result])) == (expected == "MISSED")

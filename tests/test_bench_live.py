@@ -122,8 +122,13 @@ CACHES = {{
         "OPTIONS": {{"CONNECTION_POOL_KWARGS": {{"ssl_ca_certs": "{ca}"}}}},
     }},
     "sessions": {{
-        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "BACKEND": "cachewright_django.memcached.LeanPyMemcacheCache",
         "LOCATION": "127.0.0.1:{memcached_port}",
+    }},
+    "libmc": {{
+        "BACKEND": "django.core.cache.backends.memcached.PyLibMCCache",
+        "LOCATION": "127.0.0.1:{memcached_port}",
+        "OPTIONS": {{"binary": False, "behaviors": {{"tcp_nodelay": True}}}},
     }},
     "guarded": {{"BACKEND": "benchguard.GuardedLocMemCache", "OPTIONS": {{"MAX_ENTRIES": 100000}}}},
     "off": {{"BACKEND": "django.core.cache.backends.dummy.DummyCache"}},
@@ -162,7 +167,8 @@ def bench_run(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> tup
     }
     argv = [
         sys.executable, "-m", "django", "cachebench", "--ops", "get,set", "--raw-ops", "get", "--keys", "500",
-        "--duration", "0.25", "--warmup", "0.05", "--concurrency", "1,2x1", "--compare-builtin", "default",
+        "--duration", "0.2", "--warmup", "0.05", "--repetitions", "2", "--concurrency", "1,2x1",
+        "--compare-builtin", "default",
         "--redis-benchmark-requests", "2000", "--placement", "test: client and servers on one VM",
         "--json", str(out),
     ]  # fmt: skip
@@ -177,14 +183,21 @@ def layers(doc: dict, alias: str) -> set[str]:
 
 def test_every_layer_ran_without_errors(bench_run):
     doc, _, output = bench_run
-    assert doc["schema"] == "cachewright.cachebench/1"
-    assert set(doc["aliases"]) == {"default", "secure", "sessions", "guarded"}  # not the DummyCache
+    assert doc["schema"] == "cachewright.cachebench/2"
+    assert set(doc["aliases"]) == {"default", "secure", "sessions", "libmc", "guarded"}  # not the DummyCache
     assert layers(doc, "default") == {"django", "raw-redis-py", "builtin-redis", "redis-benchmark"}
     assert layers(doc, "secure") == {"django", "raw-redis-py", "redis-benchmark"}
     assert layers(doc, "sessions") == {"django", "raw-pymemcache"}
+    # Each alias against the client library it uses: pylibmc's own client for PyLibMCCache.
+    assert layers(doc, "libmc") == {"django", "raw-pylibmc"}
+    assert doc["aliases"]["libmc"]["raw_target"]["library"] == "pylibmc"
     assert layers(doc, "guarded") == {"django"}
     for r in doc["results"]:
         assert r["errors"] == 0, (r["alias"], r["layer"], r["op"], r["first_error"])
+        # Two repetitions of every measurement: the figure is their median, within their spread.
+        assert r["repetitions"] == 2 and len(r["runs"]) == 2, r
+        low, high = r["spread"]["ops_per_s"]
+        assert low <= r["ops_per_s"] <= high
         assert r["ops_per_s"] > 0 and r["latency_us"]["p99"] > 0
         if r["layer"] != "redis-benchmark":
             assert r["latency_us"]["samples"] == r["calls"]
@@ -193,9 +206,12 @@ def test_every_layer_ran_without_errors(bench_run):
     assert {r["concurrency"] for r in doc["results"] if r["layer"] == "django"} == {"1x1", "2x1"}
     kinds = {(r["alias"], r["kind"]) for r in doc["ratios"] if r["op"] == "get"}
     expected = {("default", "ours/builtin")} | {
-        (alias, "django/raw") for alias in ("default", "secure", "sessions")
+        (alias, "django/raw") for alias in ("default", "secure", "sessions", "libmc")
     }
     assert kinds == expected
+    for ratio in doc["ratios"]:
+        low, high = ratio["ratio_range"]
+        assert ratio["pairs"] == 2 and low <= ratio["ratio"] <= high
     assert doc["notes"] == []
     assert doc["skipped"] == [
         {"alias": "guarded", "layer": "raw", "op": None, "reason": "no raw ceiling for a locmem backend"}

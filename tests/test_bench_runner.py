@@ -32,6 +32,9 @@ class SleepySession:
 
         return call
 
+    def connect(self):
+        pass
+
     def populate(self, indices, counters=False):
         pass
 
@@ -89,6 +92,50 @@ def test_session_that_cannot_open_is_recorded():
     result = run_load(factory, spec(Concurrency(1, 1), duration=0.1))
     assert result.calls == 0 and result.errors == 1
     assert "connection refused" in (result.first_error or "")
+
+
+def test_no_call_is_made_while_a_worker_is_still_connecting():
+    """Connection set-up (a TLS handshake per server) is never inside the warm-up or the
+    window: every worker waits until all are connected, however long one takes."""
+    connected = [False] * 4
+
+    class SlowToConnect(SleepySession):
+        def __init__(self, index):
+            self.index = index
+
+        def connect(self):
+            time.sleep(0.15 * self.index)  # the last worker is connected 0.45 s after the first
+            connected[self.index] = True
+
+        def operation(self, op):
+            def call(indices):
+                if not all(connected):
+                    raise AssertionError("a call while a worker was still connecting")
+                time.sleep(0.0002)
+                return len(indices)
+
+            return call
+
+    result = run_load(SlowToConnect, spec(Concurrency(1, 4), duration=0.3, warmup=0.0))
+    assert result.errors == 0, result.first_error
+    assert result.calls > 100 and 0.25 < result.elapsed_s < 0.5
+
+
+@pytest.mark.parametrize("concurrency", [Concurrency(1, 3), Concurrency(3, 1)])
+def test_a_worker_that_cannot_connect_ends_the_run_without_a_hang(concurrency):
+    class Refused(SleepySession):
+        def __init__(self, index):
+            self.index = index
+
+        def connect(self):
+            if self.index == 1:
+                raise ConnectionRefusedError("connection refused")
+
+    start = time.monotonic()
+    result = run_load(Refused, spec(concurrency, duration=0.3))
+    assert time.monotonic() - start < 10
+    assert result.calls == 0 and result.errors == 3
+    assert "connection refused" in (result.first_error or "") or "connected" in (result.first_error or "")
 
 
 class GuardedCache:
@@ -216,3 +263,64 @@ def test_ratios_pair_the_same_slice():
     ]
     ratios = {r["kind"]: r["ratio"] for r in compute_ratios(results)}
     assert ratios == {"django/raw": 0.9, "ours/builtin": 2.0}
+
+
+def run_record(layer, ops, p50=100.0, concurrency="1x1"):
+    base = {
+        "op": "get",
+        "value_size": 100,
+        "distribution": "uniform",
+        "concurrency": concurrency,
+        "alias": "a",
+    }
+    latency = {
+        "samples": 10,
+        "min": 1.0,
+        "mean": p50,
+        "p50": p50,
+        "p95": p50,
+        "p99": p50,
+        "p99_9": p50,
+        "max": p50,
+    }
+    return {
+        **base, "layer": layer, "ops_per_s": ops, "keys_per_call": 1, "calls": 10, "errors": 0,
+        "first_error": None, "hits": 10, "hit_ratio": 1.0, "elapsed_s": 1.0, "keys_per_s": ops,
+        "latency_us": latency,
+    }  # fmt: skip
+
+
+def test_repetitions_become_one_result_median_and_spread():
+    from cachewright_django.bench.suite import aggregate  # noqa: PLC0415
+
+    result = aggregate(
+        [run_record("django", ops, p50) for ops, p50 in ((900.0, 90), (1200.0, 70), (1000.0, 80))]
+    )
+    assert result["repetitions"] == 3 and len(result["runs"]) == 3
+    assert result["ops_per_s"] == 1000.0 and result["spread"]["ops_per_s"] == [900.0, 1200.0]
+    assert result["latency_us"]["p50"] == 80 and result["spread"]["p50"] == [70, 90]
+    assert result["calls"] == 30 and result["hits"] == 30 and result["hit_ratio"] == 1.0
+    assert result["latency_us"]["samples"] == 30
+
+
+def test_a_ratio_pairs_the_runs_and_is_noisy_beyond_ten_percent():
+    from cachewright_django.bench.suite import aggregate  # noqa: PLC0415
+
+    def ratio(django_ops, raw_ops):
+        results = [
+            aggregate([run_record("django", ops) for ops in django_ops]),
+            aggregate([run_record("raw-pylibmc", ops) for ops in raw_ops]),
+        ]
+        (found,) = compute_ratios(results)
+        return found
+
+    steady = ratio([900.0, 450.0, 1800.0], [1000.0, 500.0, 2000.0])  # the host's load changed, not the ratio
+    assert (steady["ratio"], steady["ratio_range"], steady["pairs"], steady["noisy"]) == (
+        0.9,
+        [0.9, 0.9],
+        3,
+        False,
+    )
+    noisy = ratio([900.0, 700.0, 900.0], [1000.0, 1000.0, 1000.0])
+    assert noisy["ratio"] == 0.9 and noisy["ratio_range"] == [0.7, 0.9] and noisy["noisy"]
+    assert not ratio([950.0, 900.0, 850.0], [1000.0, 1000.0, 1000.0])["noisy"]  # within +-10 %

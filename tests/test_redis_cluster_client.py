@@ -168,3 +168,37 @@ def test_tls_cluster_with_acl_credentials(tmp_path: Path) -> None:
             unverified.get("tls-1")
     finally:
         local.stop()
+
+
+def _child_round_trips(cache: Any, name: str, queue: Any) -> None:
+    """In a forked child: writes and reads of its own keys through the parent's backend."""
+    try:
+        wrong = 0
+        for i in range(300):
+            cache.set(f"fork-{name}-{i}", (name, i), 60)
+            wrong += cache.get(f"fork-{name}-{i}") != (name, i)
+        queue.put((name, wrong, None))
+    except Exception as error:  # noqa: BLE001 - sent to the parent
+        queue.put((name, -1, repr(error)))
+
+
+def test_a_backend_used_before_a_fork_works_in_every_child(cache: Any) -> None:
+    """A pre-fork server (gunicorn --preload) forks workers after the app imported and maybe
+    used its caches: each child gets its own connections (redis-py's pools start again in a
+    new pid), so no reply crosses between processes sharing a socket."""
+    import multiprocessing  # noqa: PLC0415
+
+    cache.set("fork-parent", "before", 60)  # the parent's cluster client and its connections exist
+    context = multiprocessing.get_context("fork")
+    queue = context.SimpleQueue()
+    children = [context.Process(target=_child_round_trips, args=(cache, f"c{n}", queue)) for n in range(3)]
+    for child in children:
+        child.start()
+    for i in range(300):  # the parent keeps using its connections meanwhile
+        cache.set(f"fork-parent-{i}", i, 60)
+        assert cache.get(f"fork-parent-{i}") == i
+    for child in children:
+        child.join(60)
+    results = sorted(queue.get() for _ in children)
+    assert results == [(f"c{n}", 0, None) for n in range(3)], results
+    assert cache.get("fork-parent") == "before"

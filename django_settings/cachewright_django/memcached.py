@@ -1,6 +1,18 @@
-"""PyMemcacheCache over TLS with settings that stay plain Python literals.
+"""pymemcache backends: a leaner PyMemcacheCache, and one over TLS with plain-literal settings.
 
-Django's PyMemcacheCache takes TLS as OPTIONS ``tls_context``, an ``ssl.SSLContext`` object,
+``LeanPyMemcacheCache`` is Django's PyMemcacheCache (same cache API, same key rules, same
+HashClient with its retry and dead-server handling) with two costs per call removed:
+
+- the server of a key: pymemcache's rendezvous hash scores every server with a pure-Python
+  murmur3 on each call. :class:`RendezvousNodeCache` keeps the winner of the last
+  :data:`NODE_CACHE_KEYS` keys per server list (the same function decides a key it has not
+  seen), and forgets them all when a server leaves or rejoins the ring;
+- the key check: Django looks at every character of a key in Python;
+  :meth:`LeanPyMemcacheCache.validate_key` does it with one regular expression and raises
+  Django's own message for a key it refuses.
+
+``PyMemcacheTLSCache``: Django's PyMemcacheCache takes TLS as OPTIONS ``tls_context``, an
+``ssl.SSLContext`` object,
 which a generated settings file cannot hold as a literal. This backend takes the file names
 instead and builds the context once per process::
 
@@ -17,18 +29,62 @@ client of this backend therefore sends set_many() and get_many() in requests of 
 
 from __future__ import annotations
 
+import re
 import ssl
 from functools import lru_cache
 from typing import Any
 
+from django.core.cache.backends.base import MEMCACHE_MAX_KEY_LENGTH, InvalidCacheKey, memcache_key_warnings
 from django.core.cache.backends.memcached import PyMemcacheCache
 from django.utils.functional import cached_property
 from pymemcache.client.hash import HashClient
+from pymemcache.client.rendezvous import RendezvousHash
 
 # The largest request set_many() and get_many() send at once (half of memcached's read buffer).
 REQUEST_BYTES = 8192
 # What a storage command adds to its key and value: "set <key> <flags> <exptime> <bytes>\r\n", "\r\n".
 COMMAND_BYTES = 48
+# Keys whose server is remembered, per server list and process (about 150 bytes each).
+NODE_CACHE_KEYS = 16384
+# What Django refuses in a memcached key besides its length: control characters and space.
+_REFUSED_CHARACTER = re.compile("[\x00-\x20\x7f]")
+
+
+@lru_cache(maxsize=NODE_CACHE_KEYS)
+def _winner(nodes: tuple[str, ...], seed: int, key: str) -> str | None:
+    """pymemcache's rendezvous choice of a server for a key (its own code, unchanged)."""
+    return RendezvousHash(list(nodes), seed).get_node(key)
+
+
+class RendezvousNodeCache(RendezvousHash):
+    """pymemcache's RendezvousHash (murmur3) that remembers the server of recent keys.
+
+    The memory is shared by every client with the same servers in this process; a server
+    that leaves or rejoins changes the server list, so no choice made before is reused.
+    """
+
+    def __init__(self, nodes: list[str] | None = None, seed: int = 0) -> None:
+        super().__init__(nodes, seed)
+        self._key = tuple(self.nodes)
+
+    def add_node(self, node: str) -> None:
+        super().add_node(node)
+        self._key = tuple(self.nodes)
+
+    def remove_node(self, node: str) -> None:
+        super().remove_node(node)
+        self._key = tuple(self.nodes)
+
+    def get_node(self, key: str) -> str | None:
+        return _winner(self._key, self.seed, key) if self._key else None
+
+
+class LeanHashClient(HashClient):
+    """pymemcache's HashClient whose server choice is remembered (RendezvousNodeCache)."""
+
+    def __init__(self, servers: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("hasher", RendezvousNodeCache)
+        super().__init__(servers, *args, **kwargs)
 
 
 def _length(key: Any) -> int:
@@ -50,7 +106,7 @@ def _batches(items: list[Any], size: Any) -> Any:
         yield batch
 
 
-class TLSHashClient(HashClient):
+class TLSHashClient(LeanHashClient):
     """pymemcache's HashClient whose set_many() and get_many() send bounded requests."""
 
     def set_many(self, values: dict[Any, Any], *args: Any, **kwargs: Any) -> list[Any]:
@@ -90,8 +146,22 @@ def client_context(ca_certs: str, certfile: str = "", keyfile: str = "") -> ssl.
     return context
 
 
-class PyMemcacheTLSCache(PyMemcacheCache):
-    """PyMemcacheCache whose OPTIONS['tls'] names the CA and client certificate files.
+class LeanPyMemcacheCache(PyMemcacheCache):
+    """Django's PyMemcacheCache with the server choice remembered and a faster key check."""
+
+    def __init__(self, server: Any, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = LeanHashClient
+
+    def validate_key(self, key: str) -> None:
+        """Django's memcached key rules: at most 250 characters, no control character or space."""
+        if len(key) > MEMCACHE_MAX_KEY_LENGTH or _REFUSED_CHARACTER.search(key):
+            for warning in memcache_key_warnings(key):
+                raise InvalidCacheKey(warning)
+
+
+class PyMemcacheTLSCache(LeanPyMemcacheCache):
+    """LeanPyMemcacheCache whose OPTIONS['tls'] names the CA and client certificate files.
 
     The files are read when the alias is first used, not when settings are loaded.
     """

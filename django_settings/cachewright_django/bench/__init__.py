@@ -17,7 +17,7 @@ Safety: every key starts with ``cachebench:<run-id>:``, every Django call passes
 (FLUSHDB on Redis) is never called, and ``--max-rate`` caps the load on an alias.
 """
 
-SCHEMA = "cachewright.cachebench/1"
+SCHEMA = "cachewright.cachebench/2"
 KEY_ROOT = "cachebench"
 # The cache VERSION of every key the bench writes through Django (never an app's version).
 BENCH_VERSION = 424242

@@ -5,9 +5,11 @@ For a Redis alias (django-redis with DefaultClient/HerdClient/SentinelClient or
 the connection (host, port, db, username, password, TLS CA/cert/key, parser) is read from
 the connection pools the alias builds, so the raw loop and ``redis-benchmark`` use the
 same server, ACL user and TLS files as the application. For a memcached alias
-(PyMemcacheCache and subclasses such as ``cachewright_django.memcached.PyMemcacheTLSCache``,
-or PyLibMCCache) the raw loop is pymemcache's HashClient over the same servers, with the
-keyword arguments (TLS context, pooling, timeouts) of the client the alias built.
+(PyMemcacheCache and subclasses such as ``cachewright_django.memcached.PyMemcacheTLSCache``)
+the raw loop is pymemcache's HashClient over the same servers, with the keyword arguments
+(TLS context, pooling, timeouts) of the client the alias built; for a PyLibMCCache alias it
+is pylibmc's client with the alias's OPTIONS (binary protocol, behaviors): each alias is
+compared with the client library it actually uses.
 
 Passwords are used, never recorded: :meth:`RedisEndpoint.describe` leaves them out and the
 recorded redis-benchmark command line shows ``***``.
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachewright_django.bench.sessions import KeySpace, MemcacheSession, RedisSession
+from cachewright_django.bench.sessions import KeySpace, MemcacheSession, PyLibMCSession, RedisSession
 
 # Connection keyword arguments copied from an alias's pool to the raw client (the pools
 # also carry redis-py internals that must not be shared).
@@ -323,6 +325,12 @@ class MemcachedTarget:
     kwargs: dict[str, Any] = field(repr=False)
     tls: bool
     source: str  # which client the arguments came from
+    library: str = "pymemcache"
+
+    @property
+    def layer(self) -> str:
+        """The raw layer's name: ``raw-pymemcache``."""
+        return "raw-pymemcache"
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe description."""
@@ -331,6 +339,7 @@ class MemcachedTarget:
             "servers": [s if isinstance(s, str) else f"{s[0]}:{s[1]}" for s in self.servers],
             "tls": self.tls,
             "source": self.source,
+            "library": self.library,
         }
 
     def client(self) -> Any:
@@ -344,7 +353,45 @@ class MemcachedTarget:
         return MemcacheSession(self.client(), space, value, timeout)
 
 
-def memcached_target(cache: Any) -> MemcachedTarget:
+@dataclass
+class PyLibMCTarget:
+    """The memcached servers of a PyLibMCCache alias and the pylibmc.Client arguments it uses."""
+
+    servers: list[str]
+    kwargs: dict[str, Any] = field(repr=False)
+    tls: bool = False  # pylibmc has no TLS
+    source: str = "pylibmc.Client with the alias's OPTIONS"
+    library: str = "pylibmc"
+
+    @property
+    def layer(self) -> str:
+        """The raw layer's name: ``raw-pylibmc``."""
+        return "raw-pylibmc"
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe description (no SASL password)."""
+        return {
+            "kind": "memcached",
+            "servers": list(self.servers),
+            "tls": False,
+            "source": self.source,
+            "library": self.library,
+            "binary": bool(self.kwargs.get("binary")),
+            "behaviors": dict(self.kwargs.get("behaviors") or {}),
+        }
+
+    def client(self) -> Any:
+        """A new pylibmc.Client (its own connections), as the alias builds it."""
+        import pylibmc  # noqa: PLC0415 - only on hosts with a pylibmc alias
+
+        return pylibmc.Client(self.servers, **self.kwargs)
+
+    def session(self, space: KeySpace, value: bytes, timeout: int) -> PyLibMCSession:
+        """A raw pylibmc session (call in the worker thread)."""
+        return PyLibMCSession(self.client(), space, value, timeout)
+
+
+def memcached_target(cache: Any) -> MemcachedTarget | PyLibMCTarget:
     """Derive the memcached target of a PyMemcacheCache (or subclass) or PyLibMCCache alias."""
     names = _mro_names(cache)
     servers = list(cache.client_servers)
@@ -360,13 +407,11 @@ def memcached_target(cache: Any) -> MemcachedTarget:
         )
         return MemcachedTarget(servers, kwargs, kwargs.get("tls_context") is not None, class_path(built))
     if "django.core.cache.backends.memcached.PyLibMCCache" in names:
-        # pylibmc has no TLS; the raw loop speaks pymemcache's text protocol to the same servers.
-        kwargs = {"default_noreply": False, "allow_unicode_keys": True, "no_delay": True}
-        return MemcachedTarget(servers, kwargs, False, "pylibmc servers, pymemcache defaults")
+        return PyLibMCTarget([str(s) for s in servers], dict(cache._options))
     raise UnsupportedError(f"{class_path(cache)} is not a memcached backend")
 
 
-def raw_target(cache: Any) -> RedisTarget | MemcachedTarget:
+def raw_target(cache: Any) -> RedisTarget | MemcachedTarget | PyLibMCTarget:
     """The raw target for an alias, or :class:`UnsupportedError` with the reason."""
     kind = backend_kind(cache)
     if kind == "redis":

@@ -3,12 +3,16 @@ an optional rate limit and progress on stderr.
 
 Timeline of a run (``time.monotonic``, one clock for every process on Linux)::
 
-    open sessions | start_at | warm-up (not measured) | measured window (duration) | close
+    open sessions and connect | all ready: start | warm-up (not measured) | measured window | close
 
-Each worker opens its own session (its own connections) before ``start_at``, calls the
-operation in a loop, and records the latency of every measured call with
-``time.perf_counter_ns`` around the call only (key choice and rate-limit sleeps are
-outside). Throughput = measured calls / (end of the last measured call - window start).
+Each worker opens its own session (its own connections) and calls its ``connect()``, which
+reaches every server the session will use; then it waits until every worker of the run is
+ready (a barrier across threads and processes), so no connection set-up (a TLS handshake
+per server and worker) falls inside the warm-up or the measured window, however many
+workers there are and however slow the host. Each worker then calls the operation in a
+loop and records the latency of every measured call with ``time.perf_counter_ns`` around
+the call only (key choice and rate-limit sleeps are outside). Throughput = measured calls /
+(end of the last measured call - window start).
 
 Processes: with more than one process the runner forks after Django is set up. A forked
 child never uses a connection of the parent: each worker thread opens its own session
@@ -39,6 +43,10 @@ SessionFactory = Callable[[int], Session]
 Progress = Callable[[str], None]
 # A worker stops after this many failed calls in a row (a dead server is not a benchmark).
 MAX_CONSECUTIVE_ERRORS = 200
+# How long the workers of a run wait for each other to be connected.
+READY_TIMEOUT_S = 60.0
+# From the last worker ready to the start of the warm-up (every worker wakes up first).
+START_DELAY_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -109,9 +117,37 @@ class _Plan:
 
     factory: SessionFactory
     spec: LoadSpec
-    start_at: float
     zipf: ZipfTable | None
     counters: Any  # calls so far per worker index (a list, or a shared array across processes)
+    ready: Any  # a Barrier of every worker (threading, or multiprocessing across processes)
+    start: Any  # start[0]: when the warm-up starts, set once every worker is ready (0 before)
+
+    def wait_ready(self) -> None:
+        """Wait for every worker to be connected (BrokenBarrierError after READY_TIMEOUT_S)."""
+        self.ready.wait(READY_TIMEOUT_S)
+
+    @property
+    def start_at(self) -> float:
+        """When the warm-up starts (0.0 until every worker is ready)."""
+        return float(self.start[0])
+
+
+def _new_plan(factory: SessionFactory, spec: LoadSpec, zipf: ZipfTable | None, context: Any) -> _Plan:
+    """The shared state of a run: plain objects for threads, shared ones across processes."""
+    workers = spec.concurrency.workers
+    if context is None:
+        counters: Any = [0] * workers
+        start: Any = [0.0]
+        barrier_class: Any = threading.Barrier
+    else:
+        counters = context.Array("q", workers, lock=False)
+        start = context.Array("d", 1, lock=False)
+        barrier_class = context.Barrier
+
+    def started() -> None:
+        start[0] = time.monotonic() + START_DELAY_S
+
+    return _Plan(factory, spec, zipf, counters, barrier_class(workers, action=started), start)
 
 
 @dataclass
@@ -158,12 +194,13 @@ class _Loop:
 
 
 def _work(plan: _Plan, index: int) -> WorkerResult:
-    """One worker: open its session, wait for start_at, warm up, measure, close."""
+    """One worker: open its session and connect, wait for the others, warm up, measure, close."""
     spec = plan.spec
     result = WorkerResult()
     try:
         session = plan.factory(index)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is a result to record
+        plan.ready.abort()  # the others stop waiting: this run cannot be measured as asked
         result.errors, result.first_error = 1, f"opening the session: {error_text(exc)}"
         return result
 
@@ -171,6 +208,7 @@ def _work(plan: _Plan, index: int) -> WorkerResult:
         plan.counters[index] = calls
 
     try:
+        session.connect()
         loop = _Loop(
             call=session.operation(spec.op),
             chooser=KeyChooser(
@@ -179,6 +217,7 @@ def _work(plan: _Plan, index: int) -> WorkerResult:
             count=keys_per_call(spec.op, spec.batch),
             pacer=_Pacer(spec.concurrency.workers / spec.max_rate) if spec.max_rate else None,
         )
+        plan.wait_ready()
         window_start = plan.start_at + spec.warmup
         delay = plan.start_at - time.monotonic()
         if delay > 0:
@@ -187,6 +226,15 @@ def _work(plan: _Plan, index: int) -> WorkerResult:
         result.calls = result.hits = result.errors = 0
         result.first_error = None
         loop.run(window_start + spec.duration, result, report)
+    except threading.BrokenBarrierError:
+        result.errors += 1
+        result.first_error = result.first_error or (
+            f"the workers were not all connected within {READY_TIMEOUT_S:g}s (one failed or hung)"
+        )
+    except Exception as exc:  # noqa: BLE001 - e.g. connect() failed: recorded, not fatal
+        plan.ready.abort()
+        result.errors += 1
+        result.first_error = f"connecting: {error_text(exc)}"
     finally:
         with contextlib.suppress(Exception):  # closing is best effort
             session.close()
@@ -224,23 +272,19 @@ def _child(plan: _Plan, first_index: int, queue: Any) -> None:
 
 def run_load(factory: SessionFactory, spec: LoadSpec, progress: Progress | None = None) -> LoadResult:
     """Run ``spec`` with ``factory`` sessions; print progress about once a second."""
-    workers = spec.concurrency.workers
     zipf = ZipfTable(spec.keys, s=spec.zipf_s, seed=spec.seed) if spec.distribution == "zipf" else None
-    # Sessions are opened before start_at (connection set-up is not measured).
-    start_at = time.monotonic() + 0.1 * spec.concurrency.processes
-    window_start = start_at + spec.warmup
     parts: list[WorkerResult] = []
     if spec.concurrency.processes == 1:
-        plan = _Plan(factory, spec, start_at, zipf, [0] * workers)
+        plan = _new_plan(factory, spec, zipf, None)
         box: list[list[WorkerResult]] = []
         runner = threading.Thread(target=lambda: box.append(_threads(plan, 0)), daemon=True)
         runner.start()
-        _watch(runner.is_alive, plan.counters, window_start, spec, progress)
+        _watch(runner.is_alive, plan, progress)
         runner.join()
         parts = box[0] if box else [WorkerResult(errors=1, first_error="load thread died")]
     else:
         context = multiprocessing.get_context("fork")
-        plan = _Plan(factory, spec, start_at, zipf, context.Array("q", workers, lock=False))
+        plan = _new_plan(factory, spec, zipf, context)
         queue = context.SimpleQueue()
         children = []
         for p in range(spec.concurrency.processes):
@@ -256,7 +300,7 @@ def run_load(factory: SessionFactory, spec: LoadSpec, progress: Progress | None 
                 received.append(queue.get())
             return len(received) < len(children) and any(c.is_alive() for c in children)
 
-        _watch(alive, plan.counters, window_start, spec, progress)
+        _watch(alive, plan, progress)
         for child in children:
             child.join(timeout=30)
         while not queue.empty():
@@ -265,13 +309,12 @@ def run_load(factory: SessionFactory, spec: LoadSpec, progress: Progress | None 
             parts.extend(part)
         if len(received) < len(children):
             parts.append(WorkerResult(errors=1, first_error="a load process exited without results"))
-    return _merge(parts, window_start, spec)
+    return _merge(parts, plan.start_at + spec.warmup, spec)
 
 
-def _watch(
-    alive: Callable[[], bool], counters: Any, window_start: float, spec: LoadSpec, progress: Progress | None
-) -> None:
+def _watch(alive: Callable[[], bool], plan: _Plan, progress: Progress | None) -> None:
     """Print ``calls, calls/s, time`` about once a second until the workers are done."""
+    spec = plan.spec
     last_print = time.monotonic()
     while alive():
         time.sleep(0.05)
@@ -279,7 +322,11 @@ def _watch(
         if progress is None or now - last_print < 1.0:
             continue
         last_print = now
-        calls = sum(counters[i] for i in range(spec.concurrency.workers))
+        if not plan.start_at:
+            progress("connecting")
+            continue
+        window_start = plan.start_at + spec.warmup
+        calls = sum(plan.counters[i] for i in range(spec.concurrency.workers))
         if now < window_start:
             progress(f"warm-up {spec.warmup - (window_start - now):.1f}/{spec.warmup:g}s")
         else:

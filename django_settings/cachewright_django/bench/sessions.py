@@ -9,7 +9,13 @@ Layers:
 - ``django``: a Django cache backend (an alias, or Django's built-in RedisCache built for
   the comparison); every call passes ``version=BENCH_VERSION``;
 - ``raw-redis-py``: redis-py without Django (no key function, no pickling);
-- ``raw-pymemcache``: pymemcache's HashClient without Django.
+- ``raw-pymemcache``: pymemcache's HashClient without Django;
+- ``raw-pylibmc``: pylibmc's client without Django (for a PyLibMCCache alias).
+
+Before a run's clock starts every worker calls :meth:`Session.connect`: a few reads of the
+run's own keys open the connections to every server the session will use (clients connect
+lazily, per server, on first use). A TLS handshake per server and worker is connection
+set-up, not the cost of a cache call, and is never inside a measured window.
 
 No session has a way to clear a cache: the bench never calls ``clear()``/FLUSHDB.
 """
@@ -24,6 +30,10 @@ from cachewright_django.bench import BENCH_VERSION
 
 Operation = Callable[[Sequence[int]], int]
 _MISSING = object()
+# connect(): this many reads of this many keys each. The keys of a run hash to every server
+# and cluster slot range; several reads reach each replica a client picks at random.
+CONNECT_READS = 4
+CONNECT_KEYS = 32
 
 
 class Session(Protocol):
@@ -31,6 +41,10 @@ class Session(Protocol):
 
     def operation(self, op: str) -> Operation:
         """The callable for ``op`` (``get``, ``set_many``, ...)."""
+        ...
+
+    def connect(self) -> None:
+        """Open the connections to every server this session uses (read-only)."""
         ...
 
     def populate(self, indices: Sequence[int], counters: bool = False) -> None:
@@ -120,6 +134,11 @@ class DjangoSession:
             "delete_many": delete_many,
         }
         return ops[op]
+
+    def connect(self) -> None:
+        """get_many of some of the run's keys, a few times (replicas are picked at random)."""
+        for _ in range(CONNECT_READS):
+            self.cache.get_many(self.space.data[:CONNECT_KEYS], version=BENCH_VERSION)
 
     def populate(self, indices: Sequence[int], counters: bool = False) -> None:
         """set_many of the values (or of integer 0 counters), in the given batch."""
@@ -217,6 +236,15 @@ class RedisSession:
         }
         return ops[op]
 
+    def connect(self) -> None:
+        """MGET of some of the run's keys on every client (split per slot on a cluster)."""
+        keys = self.space.data[:CONNECT_KEYS]
+        for client in {id(c): c for c in [self.write, *self.reads]}.values():
+            if self.cluster:
+                client.mget_nonatomic(keys)
+            else:
+                client.mget(keys)
+
     def populate(self, indices: Sequence[int], counters: bool = False) -> None:
         """Pipelined SET EX of the values (or 0 counters)."""
         names = self.space.counters if counters else self.space.data
@@ -300,6 +328,10 @@ class MemcacheSession:
         }
         return ops[op]
 
+    def connect(self) -> None:
+        """get_many of some of the run's keys (one request per server)."""
+        self.client.get_many(self.space.data[:CONNECT_KEYS])
+
     def populate(self, indices: Sequence[int], counters: bool = False) -> None:
         """set_many of the values (or b"0" counters)."""
         names = self.space.counters if counters else self.space.data
@@ -317,3 +349,87 @@ class MemcacheSession:
     def close(self) -> None:
         """Close the HashClient's sockets."""
         self.client.close()
+
+
+class PyLibMCSession:
+    """pylibmc's client without Django: the raw ceiling of a PyLibMCCache alias."""
+
+    def __init__(self, client: Any, space: KeySpace, value: bytes, timeout: int) -> None:
+        self.client = client
+        self.space = space
+        self.value = value
+        self.timeout = timeout
+
+    def operation(self, op: str) -> Operation:
+        """get, set, delete, add, incr, touch, get_multi, set_multi, delete_multi of pylibmc."""
+        c, data, counters, value, ttl = (
+            self.client,
+            self.space.data,
+            self.space.counters,
+            self.value,
+            self.timeout,
+        )
+
+        def get(ix: Sequence[int]) -> int:
+            return int(c.get(data[ix[0]]) is not None)
+
+        def set_(ix: Sequence[int]) -> int:
+            c.set(data[ix[0]], value, ttl)
+            return 0
+
+        def delete(ix: Sequence[int]) -> int:
+            c.delete(data[ix[0]])
+            return 0
+
+        def add(ix: Sequence[int]) -> int:
+            c.add(data[ix[0]], value, ttl)
+            return 0
+
+        def incr(ix: Sequence[int]) -> int:
+            c.incr(counters[ix[0]])
+            return 0
+
+        def touch(ix: Sequence[int]) -> int:
+            return int(bool(c.touch(data[ix[0]], ttl)))
+
+        def get_many(ix: Sequence[int]) -> int:
+            return len(c.get_multi([data[i] for i in ix]))
+
+        def set_many(ix: Sequence[int]) -> int:
+            c.set_multi({data[i]: value for i in ix}, ttl)
+            return 0
+
+        def delete_many(ix: Sequence[int]) -> int:
+            c.delete_multi([data[i] for i in ix])
+            return 0
+
+        ops: dict[str, Operation] = {
+            "get": get,
+            "set": set_,
+            "delete": delete,
+            "add": add,
+            "incr": incr,
+            "touch": touch,
+            "get_many": get_many,
+            "set_many": set_many,
+            "delete_many": delete_many,
+        }
+        return ops[op]
+
+    def connect(self) -> None:
+        """get_multi of some of the run's keys (libmemcached connects per server)."""
+        self.client.get_multi(self.space.data[:CONNECT_KEYS])
+
+    def populate(self, indices: Sequence[int], counters: bool = False) -> None:
+        """set_multi of the values (or integer 0 counters, which incr() accepts)."""
+        names = self.space.counters if counters else self.space.data
+        self.client.set_multi({names[i]: (0 if counters else self.value) for i in indices}, self.timeout)
+
+    def remove(self, indices: Sequence[int]) -> None:
+        """delete_multi of the run's own keys."""
+        names = [self.space.data[i] for i in indices] + [self.space.counters[i] for i in indices]
+        self.client.delete_multi(names)
+
+    def close(self) -> None:
+        """Drop the client's connections."""
+        self.client.disconnect_all()

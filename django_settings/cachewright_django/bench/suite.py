@@ -1,9 +1,15 @@
 """The whole benchmark: every alias x value size x distribution x op x concurrency x layer,
 and the result document (its schema is documented in bench/README.md).
 
-Order: per alias and value size, the layers (Django, raw redis-py/pymemcache, Django's
-built-in RedisCache when compared) take turns at each op and concurrency, so a change of
-load on the host does not bias their ratio; then redis-benchmark. Each layer's keys are
+Order: per alias and value size, the layers (Django, the raw client, Django's built-in
+RedisCache when compared) take turns at each op and concurrency, repetition after
+repetition, so a change of load on the host does not bias their ratio; then redis-benchmark.
+
+Repetitions: every figure is the median of ``repetitions`` runs, with the runs' minimum and
+maximum beside it (``spread``) and each run kept in ``runs``. A ratio pairs the runs of
+the two layers that ran one after the other and is the median of those pair ratios; it
+is ``noisy`` when a pair ratio lies more than :data:`NOISE` from that median, and a noisy
+ratio is neither met nor missed. Each layer's keys are
 written before the first read that needs them and deleted after the value size. An alias
 whose server would have to evict to hold the bench's keys is refused (Suite._memory_check).
 """
@@ -14,6 +20,7 @@ import datetime
 import math
 import re
 import secrets
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +30,7 @@ from cachewright_django.bench import BENCH_VERSION, KEY_ROOT, SCHEMA
 from cachewright_django.bench import environment as env
 from cachewright_django.bench.raw import (
     MemcachedTarget,
+    PyLibMCTarget,
     RedisTarget,
     UnsupportedError,
     backend_kind,
@@ -46,6 +54,10 @@ from cachewright_django.bench.workload import (
 )
 
 CLEANUP_BATCH = 100
+# A ratio whose paired runs lie further than this from their median is noisy (+-10 %).
+NOISE = 0.10
+# The latency percentiles whose spread over the repetitions is recorded.
+SPREAD_PERCENTILES = ("p50", "p95", "p99", "p99_9")
 
 
 @dataclass
@@ -74,6 +86,7 @@ class BenchOptions:
     budget: float | None = None
     placement: str | None = None
     seed: int = 1
+    repetitions: int = 3
 
     def as_dict(self) -> dict[str, Any]:
         """The ``parameters`` object of the result document."""
@@ -167,7 +180,7 @@ class Suite:
             return lambda _i: DjangoSession(self.get_cache(alias), django_space, value, self.timeout)
 
         layers = [Layer("django", list(opts.ops), django_space, django_sessions)]
-        target: RedisTarget | MemcachedTarget | None = None
+        target: RedisTarget | MemcachedTarget | PyLibMCTarget | None = None
         wants_target = opts.raw or opts.redis_benchmark or alias in opts.compare_builtin
         if wants_target:
             try:
@@ -180,7 +193,7 @@ class Suite:
                 info["raw_skipped"] = f"deriving the connection failed: {error_text(exc)}"
         if opts.raw and target is not None:
             raw_ops = [op for op in opts.ops if op in opts.raw_ops]
-            name = "raw-redis-py" if isinstance(target, RedisTarget) else "raw-pymemcache"
+            name = "raw-redis-py" if isinstance(target, RedisTarget) else target.layer
             if raw_ops:
                 space = KeySpace(f"{self._raw_base(alias)}raw:", opts.keys)
                 layers.append(Layer(name, raw_ops, space, self._raw_sessions(target, space)))
@@ -191,7 +204,7 @@ class Suite:
         return layers, target
 
     def _raw_sessions(
-        self, target: RedisTarget | MemcachedTarget, space: KeySpace
+        self, target: RedisTarget | MemcachedTarget | PyLibMCTarget, space: KeySpace
     ) -> Callable[[bytes], Callable[[int], Session]]:
         return lambda value: lambda _i: target.session(space, value, self.timeout)
 
@@ -271,7 +284,13 @@ class Suite:
         rb_seconds = 0.0
         if opts.redis_benchmark:
             redis_aliases = sum(1 for _, _, t in plans if isinstance(t, RedisTarget))
-            rb_seconds = redis_aliases * len(opts.value_sizes) * len(opts.redis_benchmark_clients) * 10.0
+            rb_seconds = (
+                redis_aliases
+                * len(opts.value_sizes)
+                * len(opts.redis_benchmark_clients)
+                * 4.0
+                * opts.repetitions
+            )
         self.estimate = self.runs_total * (opts.warmup + opts.duration + 0.5) + rb_seconds
         self.timeout = math.ceil(self.estimate) + 600
         self.progress(
@@ -315,7 +334,7 @@ class Suite:
 
     def _count(self, plans: list[tuple[str, list[Layer], Any]]) -> int:
         opts = self.options
-        per_layer = len(opts.distributions) * len(opts.concurrency) * len(opts.value_sizes)
+        per_layer = len(opts.distributions) * len(opts.concurrency) * len(opts.value_sizes) * opts.repetitions
         return sum(len(layer.ops) * per_layer for _, layers, _ in plans for layer in layers)
 
     def _skip(self, alias: str, layer: str, reason: str, op: str | None = None) -> None:
@@ -328,52 +347,68 @@ class Suite:
         return budget is not None and time.monotonic() - self.started + next_run > budget
 
     def _run_size(self, alias: str, layers: list[Layer], size: int, value: bytes) -> None:
-        """Every run of one value size. The layers take turns at each op and concurrency, so
-        a change of load on the host between runs does not bias the Django/raw ratio."""
+        """Every run of one value size. The layers take turns at each op and concurrency,
+        repetition after repetition, so a change of load on the host between runs does not
+        bias the Django/raw ratio; each layer's repetitions become one result."""
         opts = self.options
         factories = {layer.name: layer.sessions(value) for layer in layers}
         for distribution in opts.distributions:
             for op in opts.ops:
                 for concurrency in opts.concurrency:
-                    for layer in (la for la in layers if op in la.ops):
-                        self.runs_done += 1
-                        if self._over_budget():
-                            self._skip(alias, layer.name, f"--budget {opts.budget:g}s reached", op)
-                            continue
-                        spec = LoadSpec(
-                            op=op,
-                            keys=opts.keys,
-                            distribution=distribution,
-                            duration=opts.duration,
-                            warmup=opts.warmup,
-                            concurrency=concurrency,
-                            batch=opts.batch,
-                            max_rate=opts.max_rate,
-                            seed=opts.seed,
-                            zipf_s=opts.zipf_s,
-                        )
-                        self._run_one(alias, layer, spec, size, factories[layer.name])
+                    spec = LoadSpec(
+                        op=op,
+                        keys=opts.keys,
+                        distribution=distribution,
+                        duration=opts.duration,
+                        warmup=opts.warmup,
+                        concurrency=concurrency,
+                        batch=opts.batch,
+                        max_rate=opts.max_rate,
+                        seed=opts.seed,
+                        zipf_s=opts.zipf_s,
+                    )
+                    runs: dict[str, list[dict[str, Any]]] = {}
+                    for repetition in range(opts.repetitions):
+                        for layer in (la for la in layers if op in la.ops):
+                            self.runs_done += 1
+                            if self._over_budget():
+                                self._skip(alias, layer.name, f"--budget {opts.budget:g}s reached", op)
+                                continue
+                            label = f"{repetition + 1}/{opts.repetitions}"
+                            record = self._run_one(
+                                alias, layer, spec, size, factories[layer.name], repetition=label
+                            )
+                            if record is not None:
+                                runs.setdefault(layer.name, []).append(record)
+                    self.results += [aggregate(records) for records in runs.values()]
 
     def _run_one(
-        self, alias: str, layer: Layer, spec: LoadSpec, size: int, factory: Callable[[int], Session]
-    ) -> None:
+        self,
+        alias: str,
+        layer: Layer,
+        spec: LoadSpec,
+        size: int,
+        factory: Callable[[int], Session],
+        *,
+        repetition: str,
+    ) -> dict[str, Any] | None:
         try:
             self._prepare(layer, spec.op, size, factory)
         except Exception as exc:  # noqa: BLE001 - a server down is a recorded result, not a crash
             self._skip(alias, layer.name, f"writing the keys to read failed: {error_text(exc)}", spec.op)
-            return
+            return None
         label = (
             f"[{self.runs_done}/{self.runs_total}] {alias} {layer.name} {spec.op} {size}B "
-            f"{spec.distribution} {spec.concurrency.label}"
+            f"{spec.distribution} {spec.concurrency.label} run {repetition}"
         )
         self.progress(f"{label} ...")
         load = run_load(factory, spec, lambda msg: self.progress(f"{label}: {msg}"))
         record = result_record(alias, layer.name, spec, size, load)
-        self.results.append(record)
         self.progress(f"{label}: {summary_line(record)}")
         self._after(layer, spec.op, size, record)
         if spec.op in ("set", "set_many") and record["calls"]:
             self._check_writes(layer, record, factory)
+        return record
 
     def _memory_check(self, alias: str, layers: list[Layer], target: Any) -> str | None:
         """Refuse an alias whose server would have to evict to hold the bench's keys.
@@ -396,6 +431,11 @@ class Suite:
                 stats = [server.stats() for server in client.clients.values()]
                 client.close()
                 free = sum(int(s[b"limit_maxbytes"]) - int(s[b"bytes"]) for s in stats)
+            elif isinstance(target, PyLibMCTarget):
+                client = target.client()
+                stats = [dict(found) for _, found in client.get_stats()]
+                client.disconnect_all()
+                free = sum(int(s["limit_maxbytes"]) - int(s["bytes"]) for s in stats)
         except Exception as exc:  # noqa: BLE001 - e.g. an ACL user without INFO: note it and go on
             self.notes.append(
                 f"{alias}: could not read the server's memory ({error_text(exc)}); peak {peak / 1e6:.0f} MB"
@@ -515,35 +555,42 @@ class Suite:
         try:
             for clients in opts.redis_benchmark_clients:
                 for test in ("set", "get"):
-                    if self._over_budget():
-                        self._skip(alias, "redis-benchmark", f"--budget {opts.budget:g}s reached", test)
-                        continue
-                    endpoint = target.primary if test == "set" or cluster else target.reads[0]
-                    argv = redis_benchmark_command(
-                        binary,
-                        endpoint,
-                        test=test,
-                        clients=clients,
-                        requests=opts.redis_benchmark_requests,
-                        keys=opts.keys,
-                        value_size=size,
-                        prefix=self._raw_base(alias),
-                        timeout=self.timeout,
-                        cluster=cluster,
-                    )
-                    label = f"{alias} redis-benchmark {test} {size}B -c {clients}"
-                    self.progress(f"{label} ...")
-                    run = run_redis_benchmark(argv, endpoint, opts.redis_benchmark_time_limit)
-                    record = benchmark_record(
-                        alias,
-                        test,
-                        run,
-                        value_size=size,
-                        clients=clients,
-                        requests=opts.redis_benchmark_requests,
-                    )
-                    self.results.append(record)
-                    self.progress(f"{label}: {summary_line(record)}")
+                    runs: list[dict[str, Any]] = []
+                    for repetition in range(opts.repetitions):
+                        if self._over_budget():
+                            self._skip(alias, "redis-benchmark", f"--budget {opts.budget:g}s reached", test)
+                            continue
+                        endpoint = target.primary if test == "set" or cluster else target.reads[0]
+                        argv = redis_benchmark_command(
+                            binary,
+                            endpoint,
+                            test=test,
+                            clients=clients,
+                            requests=opts.redis_benchmark_requests,
+                            keys=opts.keys,
+                            value_size=size,
+                            prefix=self._raw_base(alias),
+                            timeout=self.timeout,
+                            cluster=cluster,
+                        )
+                        label = (
+                            f"{alias} redis-benchmark {test} {size}B -c {clients} "
+                            f"run {repetition + 1}/{opts.repetitions}"
+                        )
+                        self.progress(f"{label} ...")
+                        run = run_redis_benchmark(argv, endpoint, opts.redis_benchmark_time_limit)
+                        record = benchmark_record(
+                            alias,
+                            test,
+                            run,
+                            value_size=size,
+                            clients=clients,
+                            requests=opts.redis_benchmark_requests,
+                        )
+                        runs.append(record)
+                        self.progress(f"{label}: {summary_line(record)}")
+                    if runs:
+                        self.results.append(aggregate(runs))
         finally:
             self._benchmark_cleanup(alias, target)
 
@@ -650,12 +697,88 @@ def benchmark_record(
     }
 
 
-RATIO_KINDS = (("django/raw", ("raw-redis-py", "raw-pymemcache")), ("ours/builtin", ("builtin-redis",)))
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _run_of(record: dict[str, Any]) -> dict[str, Any]:
+    """What ``runs`` keeps of one repetition."""
+    latency = record.get("latency_us") or {}
+    return {
+        "ops_per_s": record.get("ops_per_s"),
+        "calls": record.get("calls"),
+        "errors": record.get("errors"),
+        **{name: latency.get(name) for name in SPREAD_PERCENTILES},
+    }
+
+
+def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The repetitions of one layer, op and level as one result: each figure the median of
+    the runs that measured something, ``spread`` its minimum and maximum, ``runs`` each run."""
+    result = dict(records[0])
+    measured = [r for r in records if r.get("ops_per_s") is not None]
+    result["repetitions"] = len(records)
+    result["runs"] = [_run_of(r) for r in records]
+    result["calls"] = sum(r.get("calls") or 0 for r in records)
+    result["errors"] = sum(r.get("errors") or 0 for r in records)
+    result["first_error"] = next((r["first_error"] for r in records if r.get("first_error")), None)
+    result["elapsed_s"] = round(sum(r.get("elapsed_s") or 0.0 for r in records), 4)
+    if result.get("hits") is not None:
+        result["hits"] = sum(r.get("hits") or 0 for r in records)
+        keys = result["calls"] * result["keys_per_call"]
+        result["hit_ratio"] = round(result["hits"] / keys, 4) if keys else None
+    spread: dict[str, list[float]] = {}
+    if measured:
+        ops = [float(r["ops_per_s"]) for r in measured]
+        result["ops_per_s"] = round(_median(ops), 1)
+        result["keys_per_s"] = round(_median(ops) * result["keys_per_call"], 1)
+        spread["ops_per_s"] = [min(ops), max(ops)]
+    latencies = [r["latency_us"] for r in measured if r.get("latency_us")]
+    if latencies:
+        latency: dict[str, Any] = {}
+        for name, value in latencies[0].items():
+            values = [lat[name] for lat in latencies if lat.get(name) is not None]
+            if name == "samples":
+                latency[name] = sum(values)
+            elif values:
+                latency[name] = round(_median(values), 3)
+                if name in SPREAD_PERCENTILES:
+                    spread[name] = [min(values), max(values)]
+            else:
+                latency[name] = value
+        result["latency_us"] = latency
+    result["spread"] = spread
+    return result
+
+
+RATIO_KINDS = (
+    ("django/raw", ("raw-redis-py", "raw-pymemcache", "raw-pylibmc")),
+    ("ours/builtin", ("builtin-redis",)),
+)
+
+
+def paired_ratio(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """The median of the runs' pair ratios (run i of one layer ran next to run i of the
+    other), its range, and whether it is noisy (a pair ratio beyond +-NOISE of the median)."""
+    mine = [r.get("ops_per_s") for r in ours.get("runs") or [ours]]
+    other = [r.get("ops_per_s") for r in theirs.get("runs") or [theirs]]
+    pairs = [a / b for a, b in zip(mine, other, strict=False) if a is not None and b]
+    if not pairs:
+        return {"ratio": None, "ratio_range": None, "pairs": 0, "noisy": False}
+    middle = _median(pairs)
+    low, high = min(pairs), max(pairs)
+    noisy = len(pairs) > 1 and (low < middle * (1 - NOISE) or high > middle * (1 + NOISE))
+    return {
+        "ratio": round(middle, 4),
+        "ratio_range": [round(low, 4), round(high, 4)],
+        "pairs": len(pairs),
+        "noisy": noisy,
+    }
 
 
 def compute_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Django layer ops/s divided by the raw (and built-in) ops/s of the same alias, op,
-    value size, distribution and concurrency."""
+    value size, distribution and concurrency: the median of the paired repetitions."""
     index = {
         (r["alias"], r["layer"], r["op"], r["value_size"], r["distribution"], r["concurrency"]): r
         for r in results
@@ -671,7 +794,6 @@ def compute_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 )
                 if other is None:
                     continue
-                ours, theirs = r["ops_per_s"] or 0.0, other["ops_per_s"] or 0.0
                 ratios.append(
                     {
                         "kind": kind,
@@ -680,10 +802,10 @@ def compute_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "value_size": r["value_size"],
                         "distribution": r["distribution"],
                         "concurrency": r["concurrency"],
-                        "django_ops_per_s": ours,
+                        "django_ops_per_s": r["ops_per_s"] or 0.0,
                         "other_layer": other_layer,
-                        "other_ops_per_s": theirs,
-                        "ratio": round(ours / theirs, 4) if theirs else None,
+                        "other_ops_per_s": other["ops_per_s"] or 0.0,
+                        **paired_ratio(r, other),
                     }
                 )
     return ratios
@@ -702,9 +824,10 @@ def summary_line(record: dict[str, Any]) -> str:
 
 
 def summary_table(doc: dict[str, Any]) -> str:
-    """The compact table printed at the end of ``manage.py cachebench``."""
+    """The compact table printed at the end of ``manage.py cachebench``: medians, the ops/s
+    spread of the repetitions ((max - min) / median), ratios (``~`` after a noisy one)."""
     ratio = {
-        (r["alias"], r["op"], r["value_size"], r["distribution"], r["concurrency"], r["kind"]): r["ratio"]
+        (r["alias"], r["op"], r["value_size"], r["distribution"], r["concurrency"], r["kind"]): r
         for r in doc["ratios"]
     }
     header = (
@@ -715,6 +838,7 @@ def summary_table(doc: dict[str, Any]) -> str:
         "dist",
         "conc",
         "ops/s",
+        "spread",
         "p50 us",
         "p99 us",
         "p99.9 us",
@@ -726,6 +850,16 @@ def summary_table(doc: dict[str, Any]) -> str:
 
     def num(value: Any, fmt: str = "{:,.0f}") -> str:
         return "-" if value is None else fmt.format(value)
+
+    def spread(r: dict[str, Any]) -> str:
+        low, high = (r.get("spread") or {}).get("ops_per_s") or (None, None)
+        middle = r.get("ops_per_s")
+        return f"{(high - low) / middle:.0%}" if middle and low is not None else "-"
+
+    def ratio_text(found: dict[str, Any] | None) -> str:
+        if not found or found.get("ratio") is None:
+            return "-"
+        return f"{found['ratio']:.2f}" + ("~" if found.get("noisy") else "")
 
     for r in doc["results"]:
         lat = r.get("latency_us") or {}
@@ -740,12 +874,13 @@ def summary_table(doc: dict[str, Any]) -> str:
                 r["distribution"],
                 r["concurrency"],
                 num(r["ops_per_s"]),
+                spread(r),
                 num(lat.get("p50")),
                 num(lat.get("p99")),
                 num(lat.get("p99_9")),
                 str(r["errors"]),
-                num(ratio.get((*key, "django/raw")), "{:.2f}") if is_django else "",
-                num(ratio.get((*key, "ours/builtin")), "{:.2f}") if is_django else "",
+                ratio_text(ratio.get((*key, "django/raw"))) if is_django else "",
+                ratio_text(ratio.get((*key, "ours/builtin"))) if is_django else "",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

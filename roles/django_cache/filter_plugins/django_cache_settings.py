@@ -44,6 +44,8 @@ CLUSTER_CLIENT = "cachewright_django.redis_cluster.RedisClusterClient"
 # Clients and backend whose clear()/keys() touch only the alias's keys, with the commands an
 # ACL user without @dangerous has (SCAN + UNLINK instead of FLUSHDB and KEYS).
 REDIS_CLIENTS = "cachewright_django.redis."
+# Django's PyMemcacheCache with the server of recent keys remembered and a faster key check.
+PYMEMCACHE = "cachewright_django.memcached.LeanPyMemcacheCache"
 PYMEMCACHE_TLS = "cachewright_django.memcached.PyMemcacheTLSCache"
 # The defaults of roles/redis_server, roles/redis_sentinel and roles/memcached that matter to
 # clients, used when the inventory does not set the variable (role defaults are not hostvars).
@@ -586,7 +588,7 @@ def _memcached(alias: str, spec: Mapping[str, Any], plan: _Plan, topology: Mappi
             # would be stale once it is back (a restart, a rolling restart).
             "dead_timeout": 0,
         }
-        backend = DJANGO + "memcached.PyMemcacheCache"
+        backend = PYMEMCACHE
         if inst0["tls"]:
             backend = PYMEMCACHE_TLS
             options["tls"] = plan.tls_files(alias, host0["ca_file"], host0["verify_clients"])

@@ -51,6 +51,12 @@ def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per run (default: 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before (default: 1)")
     parser.add_argument(
+        "--repetitions",
+        type=int,
+        default=3,
+        help="runs of each measurement; figures are their median with min-max (default: 3)",
+    )
+    parser.add_argument(
         "--concurrency",
         default="1",
         help="comma list of N or PxT (processes x threads); "
@@ -63,9 +69,7 @@ def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument(
         "--batch", type=int, default=100, help="keys per get_many/set_many/delete_many (default: 100)"
     )
-    parser.add_argument(
-        "--raw", action="store_true", default=True, help="raw redis-py/pymemcache loops (default)"
-    )
+    parser.add_argument("--raw", action="store_true", default=True, help="raw client loops (default)")
     parser.add_argument("--no-raw", dest="raw", action="store_false", help="no raw loops")
     parser.add_argument("--raw-ops", default="get,set", help="ops measured raw too (default: get,set; 'all')")
     parser.add_argument(
@@ -112,7 +116,7 @@ def build_options(options: dict[str, Any]) -> BenchOptions:
     distributions = [d.strip() for d in options["distribution"].split(",") if d.strip()]
     if not distributions or any(d not in DISTRIBUTIONS for d in distributions):
         raise ValueError(f"--distribution: choose from {', '.join(DISTRIBUTIONS)}")
-    for name in ("keys", "batch", "redis_benchmark_requests"):
+    for name in ("keys", "batch", "redis_benchmark_requests", "repetitions"):
         if options[name] < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     if options["duration"] <= 0 or options["warmup"] < 0:
@@ -126,6 +130,7 @@ def build_options(options: dict[str, Any]) -> BenchOptions:
         keys=options["keys"],
         duration=options["duration"],
         warmup=options["warmup"],
+        repetitions=options["repetitions"],
         concurrency=[parse_concurrency(c) for c in options["concurrency"].split(",") if c.strip()],
         distributions=distributions,
         zipf_s=options["zipf_s"],

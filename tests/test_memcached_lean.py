@@ -1,0 +1,170 @@
+"""cachewright_django.memcached.LeanPyMemcacheCache: Django's PyMemcacheCache with fewer costs
+per call and the same behaviour.
+
+- the key check refuses exactly the keys Django refuses, with Django's message (hypothesis);
+- a key's server is the one pymemcache's rendezvous hash picks, before and after a server
+  leaves or rejoins the ring (hypothesis);
+- against two real memcached servers on loopback: what one backend writes the other reads
+  (the same key on the same server, so switching backends moves no key), and Django's cache
+  contract holds on the lean alias.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "django_settings"))
+from django.conf import settings as django_settings
+
+if not django_settings.configured:
+    django_settings.configure(CACHES={}, USE_TZ=True)
+
+from cachewright_django import contract
+from cachewright_django.memcached import LeanHashClient, LeanPyMemcacheCache, RendezvousNodeCache
+from django.core.cache.backends.base import InvalidCacheKey
+from django.core.cache.backends.memcached import PyMemcacheCache
+from django.test import override_settings
+from pymemcache.client.rendezvous import RendezvousHash
+
+# Keys near Django's rules: printable text, spaces and control characters, up to past 250.
+KEYS = st.text(
+    alphabet=st.one_of(st.characters(min_codepoint=0, max_codepoint=0x7F), st.characters()),
+    max_size=300,
+)
+NODES = st.lists(
+    st.builds(
+        lambda h, p: f"{h}:{p}",
+        st.sampled_from(["10.0.0.1", "10.0.0.2", "mc-3", "mc-4"]),
+        st.integers(1, 65535),
+    ),
+    min_size=1,
+    max_size=5,
+    unique=True,
+)  # fmt: skip
+
+
+def refusal(cache: object, key: str) -> str | None:
+    try:
+        cache.validate_key(key)  # type: ignore[attr-defined]
+    except InvalidCacheKey as error:
+        return str(error)
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(key=KEYS)
+def test_the_key_check_refuses_what_django_refuses_with_its_message(key: str) -> None:
+    django_cache = PyMemcacheCache("127.0.0.1:1", {})
+    lean = LeanPyMemcacheCache("127.0.0.1:1", {})
+    assert refusal(lean, key) == refusal(django_cache, key)
+
+
+@pytest.mark.parametrize(
+    "key", ["a" * 250, "a" * 251, "with space", "tab\there", "del\x7f", "ünïcödé", "\x00", ""]
+)
+def test_the_key_check_at_its_edges(key: str) -> None:
+    assert refusal(LeanPyMemcacheCache("h:1", {}), key) == refusal(PyMemcacheCache("h:1", {}), key)
+
+
+@settings(max_examples=200, deadline=None)
+@given(nodes=NODES, keys=st.lists(st.text(max_size=60), min_size=1, max_size=20), data=st.data())
+def test_a_key_goes_to_the_server_pymemcache_picks(
+    nodes: list[str], keys: list[str], data: st.DataObject
+) -> None:
+    lean, plain = RendezvousNodeCache(list(nodes)), RendezvousHash(list(nodes))
+    assert [lean.get_node(k) for k in keys] == [plain.get_node(k) for k in keys]
+    # A server leaves the ring (marked dead): no key is sent to it from a remembered choice.
+    gone = data.draw(st.sampled_from(nodes))
+    lean.remove_node(gone)
+    plain.remove_node(gone)
+    assert [lean.get_node(k) for k in keys] == [plain.get_node(k) for k in keys]
+    assert gone not in {lean.get_node(k) for k in keys}
+    # ... and rejoins it.
+    lean.add_node(gone)
+    plain.add_node(gone)
+    assert [lean.get_node(k) for k in keys] == [plain.get_node(k) for k in keys]
+
+
+def test_an_empty_ring_has_no_server() -> None:
+    ring = RendezvousNodeCache(["a:1"])
+    ring.remove_node("a:1")
+    assert ring.get_node("key") is None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[list[str]]:
+    if shutil.which("memcached") is None:
+        pytest.fail("memcached is not installed (scripts/test.sh installs it)", pytrace=False)
+    ports = [free_port(), free_port()]
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    processes = [
+        subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(p), "-U", "0", "-m", "16", *user])
+        for p in ports
+    ]
+    locations = [f"127.0.0.1:{p}" for p in ports]
+    deadline = time.monotonic() + 10
+    for port in ports:
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert time.monotonic() < deadline, "memcached did not start"
+            time.sleep(0.05)
+    try:
+        yield locations
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+
+
+OPTIONS = {"no_delay": True, "use_pooling": True, "max_pool_size": 4, "dead_timeout": 0}
+
+
+def test_each_backend_reads_what_the_other_wrote(servers: list[str]) -> None:
+    lean = LeanPyMemcacheCache(servers, {"KEY_PREFIX": "lean", "OPTIONS": OPTIONS})
+    django_cache = PyMemcacheCache(servers, {"KEY_PREFIX": "lean", "OPTIONS": OPTIONS})
+    assert isinstance(lean._cache, LeanHashClient)
+    written = {f"key-{i}": {"n": i, "text": "ü" * (i % 5)} for i in range(300)}
+    lean.set_many(written, 60)
+    assert django_cache.get_many(list(written)) == written
+    django_cache.set_many({k: v["n"] for k, v in written.items()}, 60)
+    assert lean.get_many(list(written)) == {k: v["n"] for k, v in written.items()}
+    # Both servers hold keys: the ring spreads them, the same way for both backends.
+    per_server = {name: client.stats()[b"curr_items"] for name, client in lean._cache.clients.items()}
+    assert all(count > 50 for count in per_server.values()), per_server
+    lean.delete_many(list(written))
+    assert django_cache.get_many(list(written)) == {}
+
+
+def test_the_lean_alias_keeps_the_cache_contract(servers: list[str]) -> None:
+    caches = {
+        "lean": {
+            "BACKEND": "cachewright_django.memcached.LeanPyMemcacheCache",
+            "LOCATION": servers,
+            "KEY_PREFIX": "contract",
+            "OPTIONS": OPTIONS,
+        }
+    }
+    with override_settings(CACHES=caches):
+        results = contract.run(["lean"], destructive=True)
+    assert contract.failures(results) == []
+    outcomes = results[0]["results"]
+    assert all(o == "ok" or o.startswith("limitation: clear() is flush_all") for o in outcomes.values()), (
+        outcomes
+    )
