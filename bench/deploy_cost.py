@@ -47,6 +47,10 @@ GROWING = ("memcached", "redis", "app")
 RECAP_LINE = re.compile(r"^(?P<task>.+?) -{2,} (?P<seconds>\d+(?:\.\d+)?)s$")
 RECAP_HOST = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 MODES = {"mitogen": "mitogen_linear", "linear": "linear"}
+# Each systemd container holds several inotify instances (systemd, journald, ...): with
+# Debian's default of 128 per user the 29 containers of x4 do not all boot.
+INOTIFY_PER_CONTAINER = 16
+INOTIFY_SETTING = Path("/proc/sys/fs/inotify/max_user_instances")
 
 
 @dataclass
@@ -113,6 +117,24 @@ def scale_inventory(factor: int, directory: Path) -> int:
         text = text.replace("cw_lab_network: cachewright-lab", f"cw_lab_network: cachewright-x{factor}")
         target.write_text(text, encoding="utf-8")
     return managed
+
+
+def containers(factor: int) -> int:
+    """How many containers the lab's shape x factor runs (the growing hosts and the others)."""
+    return sum(len(hosts) * (factor if group in GROWING else 1) for group, hosts in lab_hosts().items())
+
+
+def inotify_problem(containers: int) -> str | None:
+    """Why this host cannot boot that many systemd containers, or None."""
+    if not INOTIFY_SETTING.exists():
+        return None
+    have, need = int(INOTIFY_SETTING.read_text()), containers * INOTIFY_PER_CONTAINER
+    if have >= need:
+        return None
+    return (
+        f"fs.inotify.max_user_instances is {have}; {containers} systemd containers need about {need} "
+        f"(several each): run `sysctl -w fs.inotify.max_user_instances={need}` first"
+    )
 
 
 def parse_recap(output: str) -> dict[str, float]:
@@ -292,13 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if any(m not in MODES for m in modes):
         parser.error(f"--modes: choose from {', '.join(MODES)}")
+    factors = [int(f) for f in args.factors.split(",")]
+    problem = inotify_problem(containers(max(factors)))
+    if problem:
+        parser.error(problem)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or ROOT / "bench" / "results" / "deploy" / stamp
     out.mkdir(parents=True, exist_ok=True)
     runs: list[Run] = []
     machine = machine_text()
     for mode in modes:
-        for factor in (int(f) for f in args.factors.split(",")):
+        for factor in factors:
             runs += measure(factor, mode, out)
             (out / "deploy_cost.json").write_text(
                 json.dumps({"machine": machine, "runs": [asdict(r) for r in runs]}, indent=1),

@@ -66,3 +66,13 @@ def test_growth_names_the_tasks_that_grow_faster_than_the_hosts() -> None:
     runs = [run(7, {"linear": 7.0, "quadratic": 1.0}), run(28, {"linear": 28.0, "quadratic": 16.0})]
     (row,) = deploy_cost.growth(runs, "mitogen", "no-op")
     assert (row["task"], row["growth"], row["excess_s"]) == ("quadratic", 16.0, 12.0)
+
+
+def test_too_few_inotify_instances_is_refused_with_the_command_to_fix_it(tmp_path: Path, monkeypatch) -> None:
+    setting = tmp_path / "max_user_instances"
+    setting.write_text("128\n")
+    monkeypatch.setattr(deploy_cost, "INOTIFY_SETTING", setting)
+    assert deploy_cost.containers(4) == 29
+    problem = deploy_cost.inotify_problem(deploy_cost.containers(4))
+    assert problem and "sysctl -w fs.inotify.max_user_instances=464" in problem
+    assert deploy_cost.inotify_problem(deploy_cost.containers(1)) is None

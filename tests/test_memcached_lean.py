@@ -31,11 +31,19 @@ from django.conf import settings as django_settings
 if not django_settings.configured:
     django_settings.configure(CACHES={}, USE_TZ=True)
 
+import pylibmc
 from cachewright_django import contract
-from cachewright_django.memcached import LeanHashClient, LeanPyMemcacheCache, RendezvousNodeCache
+from cachewright_django.bench.sessions import KeySpace, MemcacheSession, PyLibMCSession
+from cachewright_django.bench.workload import OPS
+from cachewright_django.memcached import (
+    LeanHashClient,
+    LeanPyMemcacheCache,
+    RendezvousNodeCache,
+)
 from django.core.cache.backends.base import InvalidCacheKey
 from django.core.cache.backends.memcached import PyMemcacheCache
 from django.test import override_settings
+from pymemcache.client.hash import HashClient
 from pymemcache.client.rendezvous import RendezvousHash
 
 # Keys near Django's rules: printable text, spaces and control characters, up to past 250.
@@ -168,3 +176,26 @@ def test_the_lean_alias_keeps_the_cache_contract(servers: list[str]) -> None:
     assert all(o == "ok" or o.startswith("limitation: clear() is flush_all") for o in outcomes.values()), (
         outcomes
     )
+
+
+@pytest.mark.parametrize("library", ["pymemcache", "pylibmc"])
+def test_the_raw_bench_sessions_run_every_operation(servers: list[str], library: str) -> None:
+    """The raw ceilings of the bench (bench/sessions.py): each library's own calls and options."""
+    space = KeySpace(f"raw-{library}:", 40)
+    if library == "pylibmc":
+        session: MemcacheSession = PyLibMCSession(pylibmc.Client(servers), space, b"v" * 10, 60)
+    else:
+        hosts = [(h, int(p)) for h, p in (s.split(":") for s in servers)]
+        session = MemcacheSession(HashClient(hosts, default_noreply=False), space, b"v" * 10, 60)
+    session.connect()
+    session.populate(range(40))
+    session.populate(range(40), counters=True)
+    found = {op: session.operation(op)([1, 2, 3]) for op in OPS}
+    assert found == {
+        "get": 1, "set": 0, "delete": 0, "add": 0, "incr": 0, "touch": 1,  # add wrote key 1 again
+        "get_many": 3, "set_many": 0, "delete_many": 0,
+    }  # fmt: skip
+    assert session.operation("get_many")(list(range(40))) == 37  # deleted: keys 1, 2, 3
+    session.remove(range(40))
+    assert session.operation("get_many")(list(range(40))) == 0
+    session.close()

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from cachewright_django.bench import BENCH_VERSION
+from cachewright_django.bench.workload import OPS
 
 Operation = Callable[[Sequence[int]], int]
 _MISSING = object()
@@ -34,6 +36,11 @@ _MISSING = object()
 # and cluster slot range; several reads reach each replica a client picks at random.
 CONNECT_READS = 4
 CONNECT_KEYS = 32
+
+
+def operations(*calls: Operation) -> dict[str, Operation]:
+    """Each operation's callable by name, given in the order of :data:`OPS`."""
+    return dict(zip(OPS, calls, strict=True))
 
 
 class Session(Protocol):
@@ -122,18 +129,7 @@ class DjangoSession:
             cache.delete_many([data[i] for i in ix], version=v)
             return 0
 
-        ops: dict[str, Operation] = {
-            "get": get,
-            "set": set_,
-            "delete": delete,
-            "add": add,
-            "incr": incr,
-            "touch": touch,
-            "get_many": get_many,
-            "set_many": set_many,
-            "delete_many": delete_many,
-        }
-        return ops[op]
+        return operations(get, set_, delete, add, incr, touch, get_many, set_many, delete_many)[op]
 
     def connect(self) -> None:
         """get_many of some of the run's keys, a few times (replicas are picked at random)."""
@@ -223,18 +219,7 @@ class RedisSession:
             w.delete(*[data[i] for i in ix])
             return 0
 
-        ops: dict[str, Operation] = {
-            "get": get,
-            "set": set_,
-            "delete": delete,
-            "add": add,
-            "incr": incr,
-            "touch": touch,
-            "get_many": get_many,
-            "set_many": set_many,
-            "delete_many": delete_many,
-        }
-        return ops[op]
+        return operations(get, set_, delete, add, incr, touch, get_many, set_many, delete_many)[op]
 
     def connect(self) -> None:
         """MGET of some of the run's keys on every client (split per slot on a cluster)."""
@@ -264,7 +249,11 @@ class RedisSession:
 
 
 class MemcacheSession:
-    """pymemcache's HashClient without Django (replies awaited, as Django does)."""
+    """pymemcache's HashClient without Django (replies awaited, as Django does).
+
+    The operations are written once over the client's calls (:meth:`calls`): a subclass for
+    another memcached library names its own calls and options.
+    """
 
     def __init__(self, client: Any, space: KeySpace, value: bytes, timeout: int) -> None:
         self.client = client
@@ -272,163 +261,97 @@ class MemcacheSession:
         self.value = value
         self.timeout = timeout
 
-    def operation(self, op: str) -> Operation:
-        """get, set, delete, add, incr, touch, get_many, set_many, delete_many of pymemcache."""
-        c, data, counters, value, ttl = (
-            self.client,
-            self.space.data,
-            self.space.counters,
-            self.value,
-            self.timeout,
+    def calls(self) -> tuple[Callable[..., Any], ...]:
+        """get, set, delete, add, incr, touch, get_many, set_many, delete_many of the client,
+        with the expiry and reply options bound (each takes the key(s), and the value)."""
+        c, ttl = self.client, self.timeout
+        return (
+            c.get,
+            partial(c.set, expire=ttl, noreply=False),
+            partial(c.delete, noreply=False),
+            partial(c.add, expire=ttl, noreply=False),
+            partial(c.incr, value=1, noreply=False),
+            partial(c.touch, expire=ttl, noreply=False),
+            c.get_many,
+            partial(c.set_many, expire=ttl, noreply=False),
+            partial(c.delete_many, noreply=False),
         )
 
+    def operation(self, op: str) -> Operation:
+        """get, set, delete, add, incr, touch, get_many, set_many, delete_many of the client."""
+        read, store, drop, add_, incr_, touch_, read_many, store_many, drop_many = self.calls()
+        data, counters, value = self.space.data, self.space.counters, self.value
+
         def get(ix: Sequence[int]) -> int:
-            return int(c.get(data[ix[0]]) is not None)
+            return int(read(data[ix[0]]) is not None)
 
         def set_(ix: Sequence[int]) -> int:
-            c.set(data[ix[0]], value, expire=ttl, noreply=False)
+            store(data[ix[0]], value)
             return 0
 
         def delete(ix: Sequence[int]) -> int:
-            c.delete(data[ix[0]], noreply=False)
+            drop(data[ix[0]])
             return 0
 
         def add(ix: Sequence[int]) -> int:
-            c.add(data[ix[0]], value, expire=ttl, noreply=False)
+            add_(data[ix[0]], value)
             return 0
 
         def incr(ix: Sequence[int]) -> int:
-            c.incr(counters[ix[0]], 1, noreply=False)
+            incr_(counters[ix[0]])
             return 0
 
         def touch(ix: Sequence[int]) -> int:
-            return int(bool(c.touch(data[ix[0]], expire=ttl, noreply=False)))
+            return int(bool(touch_(data[ix[0]])))
 
         def get_many(ix: Sequence[int]) -> int:
-            return len(c.get_many([data[i] for i in ix]))
+            return len(read_many([data[i] for i in ix]))
 
         def set_many(ix: Sequence[int]) -> int:
-            c.set_many({data[i]: value for i in ix}, expire=ttl, noreply=False)
+            store_many({data[i]: value for i in ix})
             return 0
 
         def delete_many(ix: Sequence[int]) -> int:
-            c.delete_many([data[i] for i in ix], noreply=False)
+            drop_many([data[i] for i in ix])
             return 0
 
-        ops: dict[str, Operation] = {
-            "get": get,
-            "set": set_,
-            "delete": delete,
-            "add": add,
-            "incr": incr,
-            "touch": touch,
-            "get_many": get_many,
-            "set_many": set_many,
-            "delete_many": delete_many,
-        }
-        return ops[op]
+        return operations(get, set_, delete, add, incr, touch, get_many, set_many, delete_many)[op]
 
     def connect(self) -> None:
-        """get_many of some of the run's keys (one request per server)."""
-        self.client.get_many(self.space.data[:CONNECT_KEYS])
+        """A multi-get of some of the run's keys (one request per server)."""
+        self.calls()[6](self.space.data[:CONNECT_KEYS])
 
     def populate(self, indices: Sequence[int], counters: bool = False) -> None:
-        """set_many of the values (or b"0" counters)."""
+        """A multi-set of the values (or b"0" counters)."""
         names = self.space.counters if counters else self.space.data
-        self.client.set_many(
-            {names[i]: (b"0" if counters else self.value) for i in indices},
-            expire=self.timeout,
-            noreply=False,
-        )
+        self.calls()[7]({names[i]: (b"0" if counters else self.value) for i in indices})
 
     def remove(self, indices: Sequence[int]) -> None:
-        """delete_many of the run's own keys."""
-        names = [self.space.data[i] for i in indices] + [self.space.counters[i] for i in indices]
-        self.client.delete_many(names, noreply=False)
+        """A multi-delete of the run's own keys."""
+        self.calls()[8]([self.space.data[i] for i in indices] + [self.space.counters[i] for i in indices])
 
     def close(self) -> None:
         """Close the HashClient's sockets."""
         self.client.close()
 
 
-class PyLibMCSession:
+class PyLibMCSession(MemcacheSession):
     """pylibmc's client without Django: the raw ceiling of a PyLibMCCache alias."""
 
-    def __init__(self, client: Any, space: KeySpace, value: bytes, timeout: int) -> None:
-        self.client = client
-        self.space = space
-        self.value = value
-        self.timeout = timeout
-
-    def operation(self, op: str) -> Operation:
-        """get, set, delete, add, incr, touch, get_multi, set_multi, delete_multi of pylibmc."""
-        c, data, counters, value, ttl = (
-            self.client,
-            self.space.data,
-            self.space.counters,
-            self.value,
-            self.timeout,
+    def calls(self) -> tuple[Callable[..., Any], ...]:
+        """pylibmc's calls: expiry as ``time``, replies always awaited, ``*_multi`` for many."""
+        c, ttl = self.client, self.timeout
+        return (
+            c.get,
+            partial(c.set, time=ttl),
+            c.delete,
+            partial(c.add, time=ttl),
+            c.incr,
+            lambda key: c.touch(key, ttl),  # touch() takes no keyword arguments
+            c.get_multi,
+            partial(c.set_multi, time=ttl),
+            c.delete_multi,
         )
-
-        def get(ix: Sequence[int]) -> int:
-            return int(c.get(data[ix[0]]) is not None)
-
-        def set_(ix: Sequence[int]) -> int:
-            c.set(data[ix[0]], value, ttl)
-            return 0
-
-        def delete(ix: Sequence[int]) -> int:
-            c.delete(data[ix[0]])
-            return 0
-
-        def add(ix: Sequence[int]) -> int:
-            c.add(data[ix[0]], value, ttl)
-            return 0
-
-        def incr(ix: Sequence[int]) -> int:
-            c.incr(counters[ix[0]])
-            return 0
-
-        def touch(ix: Sequence[int]) -> int:
-            return int(bool(c.touch(data[ix[0]], ttl)))
-
-        def get_many(ix: Sequence[int]) -> int:
-            return len(c.get_multi([data[i] for i in ix]))
-
-        def set_many(ix: Sequence[int]) -> int:
-            c.set_multi({data[i]: value for i in ix}, ttl)
-            return 0
-
-        def delete_many(ix: Sequence[int]) -> int:
-            c.delete_multi([data[i] for i in ix])
-            return 0
-
-        ops: dict[str, Operation] = {
-            "get": get,
-            "set": set_,
-            "delete": delete,
-            "add": add,
-            "incr": incr,
-            "touch": touch,
-            "get_many": get_many,
-            "set_many": set_many,
-            "delete_many": delete_many,
-        }
-        return ops[op]
-
-    def connect(self) -> None:
-        """get_multi of some of the run's keys (libmemcached connects per server)."""
-        self.client.get_multi(self.space.data[:CONNECT_KEYS])
-
-    def populate(self, indices: Sequence[int], counters: bool = False) -> None:
-        """set_multi of the values (or integer 0 counters, which incr() accepts)."""
-        names = self.space.counters if counters else self.space.data
-        self.client.set_multi({names[i]: (0 if counters else self.value) for i in indices}, self.timeout)
-
-    def remove(self, indices: Sequence[int]) -> None:
-        """delete_multi of the run's own keys."""
-        names = [self.space.data[i] for i in indices] + [self.space.counters[i] for i in indices]
-        self.client.delete_multi(names)
 
     def close(self) -> None:
         """Drop the client's connections."""
