@@ -6,7 +6,7 @@
 
 For each factor and strategy it generates a scale-out inventory of the lab's shape
 (:func:`scale_inventory`: the lab's group_vars, its memcached, Redis and app hosts times
-the factor, one database host), starts its containers (playbooks/lab_up.yml), times a first
+the factor, one database host), starts its containers (molecule/shared/lab_up.yml), times a first
 ``site.yml`` and a second one that must change nothing, keeps each run's per-task times
 (``ansible.posix.profile_tasks``) and removes the containers. Then it writes
 ``deploy_cost.json``, ``deploy_cost.md`` (seconds, seconds per host, and the tasks that
@@ -191,7 +191,7 @@ def measure(factor: int, mode: str, out: Path) -> list[Run]:
         stem = f"x{factor}-{mode}"
         try:
             print(f"x{factor} ({hosts} hosts, {mode}): containers up", flush=True)
-            playbook(inventory, "playbooks/lab_up.yml", None, logs / f"{stem}-lab-up.log")
+            playbook(inventory, "molecule/shared/lab_up.yml", None, logs / f"{stem}-lab-up.log")
             runs = []
             for kind in ("first", "no-op"):
                 seconds, output = playbook(inventory, "site.yml", MODES[mode], logs / f"{stem}-{kind}.log")
@@ -205,7 +205,7 @@ def measure(factor: int, mode: str, out: Path) -> list[Run]:
                 )
             return runs
         finally:
-            playbook(inventory, "playbooks/lab_down.yml", None, logs / f"{stem}-lab-down.log")
+            playbook(inventory, "molecule/shared/lab_down.yml", None, logs / f"{stem}-lab-down.log")
 
 
 def growth(runs: list[Run], mode: str, kind: str, top: int = 8) -> list[dict[str, Any]]:

@@ -25,8 +25,8 @@ case "${action}" in
   up)
     step "Test images"
     bash scripts/images.sh
-    step "Lab containers (playbooks/lab_up.yml)"
-    ansible-playbook -i "${inventory}" playbooks/lab_up.yml
+    step "Lab containers (molecule/shared/lab_up.yml)"
+    ansible-playbook -i "${inventory}" molecule/shared/lab_up.yml
     step "site.yml on ${inventory}"
     t=$(now)
     ansible-playbook -i "${inventory}" site.yml "${@:2}"
@@ -59,8 +59,8 @@ case "${action}" in
     info "${2} took $(( $(now) - t ))s"
     ;;
   down)
-    step "Removing the lab (playbooks/lab_down.yml)"
-    ansible-playbook -i "${inventory}" playbooks/lab_down.yml
+    step "Removing the lab (molecule/shared/lab_down.yml)"
+    ansible-playbook -i "${inventory}" molecule/shared/lab_down.yml
     ;;
   *)
     die "usage: scripts/lab.sh up|site|play PLAYBOOK|down [ansible-playbook options]"

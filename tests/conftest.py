@@ -1,5 +1,6 @@
-"""Shared pytest setup: role filter plugins are importable as plain modules, and the
-project's module_utils as Ansible's modules import them (ansible.module_utils.<name>)."""
+"""Shared pytest setup: role filter plugins are importable as plain modules. The collection's
+module_utils import as its modules import them (pyproject.toml puts collections/ on the path):
+ansible_collections.cachewright.cache.plugins.module_utils.<name>."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import ansible.module_utils
-
 ROOT = Path(__file__).resolve().parent.parent
-ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
 
 
 def load_plugin(relative_path: str) -> ModuleType:

@@ -12,15 +12,21 @@ from pathlib import Path
 from conftest import ROOT
 
 MODULES = sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("*.py"))
+FQCN = "cachewright.cache."
 
 
 def documented() -> dict[str, set[str]]:
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
     done = subprocess.run(
-        ["ansible-doc", "--json", *MODULES], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        ["ansible-doc", "--json", *(FQCN + name for name in MODULES)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     docs = json.loads(done.stdout)
-    return {name: set(docs[name]["doc"]["options"]) for name in MODULES}
+    return {name: set(docs[FQCN + name]["doc"]["options"]) for name in MODULES}
 
 
 def spec_keys(path: Path) -> set[str]:
@@ -36,15 +42,21 @@ def spec_keys(path: Path) -> set[str]:
         ):
             keys |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
     if "access_argument_spec()" in source:
-        from ansible.module_utils.cachewright_redis import access_argument_spec  # noqa: PLC0415
+        from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
+            access_argument_spec,
+        )  # noqa: PLC0415
 
         keys |= set(access_argument_spec())
     if "service_argument_spec()" in source:
-        from ansible.module_utils.cachewright_host import service_argument_spec  # noqa: PLC0415
+        from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import (
+            service_argument_spec,
+        )  # noqa: PLC0415
 
         keys |= set(service_argument_spec())
     if "tls_client_argument_spec()" in source:
-        from ansible.module_utils.cachewright_tls import tls_client_argument_spec  # noqa: PLC0415
+        from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
+            tls_client_argument_spec,
+        )  # noqa: PLC0415
 
         keys |= set(tls_client_argument_spec())
     return keys

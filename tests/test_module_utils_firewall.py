@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from ansible.module_utils.cachewright_firewall import (
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_firewall import (
     Rule,
     live_digest,
     render,

@@ -12,8 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.cachewright_memcached import Endpoint, options_from_file, warm_blockers
-from ansible.module_utils.cachewright_tls import file_fingerprint
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_memcached import (
+    Endpoint,
+    options_from_file,
+    warm_blockers,
+)
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import file_fingerprint
 
 from redis_cluster_fixture import make_tls_files
 

@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 import redis
-from ansible.module_utils.cachewright_redis import Access, GateError, discover_sentinels, gate_in_sync
-from ansible.module_utils.cachewright_redis_handover import Handover
-from ansible.module_utils.cachewright_redis_restart import Restarter
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
+    Access,
+    GateError,
+    discover_sentinels,
+    gate_in_sync,
+)
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_handover import Handover
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_restart import Restarter
 
 from redis_nodes_fixture import ADMIN, ADMIN_PASSWORD, SENTINEL_PASSWORD, Group
 

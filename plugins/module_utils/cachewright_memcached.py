@@ -15,7 +15,10 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from ansible.module_utils.cachewright_tls import client_context, served_fingerprint
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
+    client_context,
+    served_fingerprint,
+)
 
 # Options that shape the memory file: a change between two runs makes memcached start with
 # an empty cache (memcached's warm restart documentation).

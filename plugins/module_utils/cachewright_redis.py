@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible.module_utils.cachewright_tls import tls_client_argument_spec
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
+    tls_client_argument_spec,
+)
 
 try:
     import redis

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible.module_utils.cachewright_redis import (
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
     PAUSE_MS,
     Access,
     GateError,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible.module_utils.cachewright_redis import (
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
     PAUSE_MS,
     Access,
     discover_sentinels,
@@ -33,7 +33,10 @@ from ansible.module_utils.cachewright_redis import (
     replicas_of,
     wait_until,
 )
-from ansible.module_utils.cachewright_redis_handover import Handover, replica_address
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_handover import (
+    Handover,
+    replica_address,
+)
 
 
 @dataclass

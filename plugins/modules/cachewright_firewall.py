@@ -81,7 +81,7 @@ import tempfile
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cachewright_firewall import (
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_firewall import (
     TABLE_NAME,
     Rule,
     live_digest,

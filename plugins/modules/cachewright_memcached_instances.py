@@ -36,7 +36,7 @@ options:
     description: How long an instance may take to answer after its restart.
     type: int
     default: 30
-extends_documentation_fragment: [cachewright_service_instances, cachewright_tls_client]
+extends_documentation_fragment: [cachewright.cache.cachewright_service_instances, cachewright.cache.cachewright_tls_client]
 author: Cachewright
 """
 
@@ -58,9 +58,20 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cachewright_host import process_argv, process_outdated, service_argument_spec
-from ansible.module_utils.cachewright_memcached import Endpoint, options_from_file, warm_blockers
-from ansible.module_utils.cachewright_tls import file_fingerprint, tls_client_argument_spec
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import (
+    process_argv,
+    process_outdated,
+    service_argument_spec,
+)
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_memcached import (
+    Endpoint,
+    options_from_file,
+    warm_blockers,
+)
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
+    file_fingerprint,
+    tls_client_argument_spec,
+)
 
 
 class Instances:

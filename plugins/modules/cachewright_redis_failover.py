@@ -33,7 +33,7 @@ options:
     description: Measure how long a client was refused during the switch.
     type: bool
     default: true
-extends_documentation_fragment: [cachewright_redis_access, cachewright_tls_client]
+extends_documentation_fragment: [cachewright.cache.cachewright_redis_access, cachewright.cache.cachewright_tls_client]
 author: Cachewright
 """
 
@@ -76,7 +76,7 @@ import uuid
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cachewright_redis import (
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
     Access,
     GateError,
     access_argument_spec,
@@ -87,7 +87,10 @@ from ansible.module_utils.cachewright_redis import (
     require_redis,
     wait_until,
 )
-from ansible.module_utils.cachewright_redis_handover import Handover, replica_address
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_handover import (
+    Handover,
+    replica_address,
+)
 
 
 class RefusalProbe(threading.Thread):

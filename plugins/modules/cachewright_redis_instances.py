@@ -32,9 +32,9 @@ options:
     type: str
     default: redis-server@{name}.service
 extends_documentation_fragment:
-  - cachewright_service_instances
-  - cachewright_redis_access
-  - cachewright_tls_client
+  - cachewright.cache.cachewright_service_instances
+  - cachewright.cache.cachewright_redis_access
+  - cachewright.cache.cachewright_tls_client
 author: Cachewright
 """
 
@@ -68,8 +68,11 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cachewright_host import process_outdated, service_argument_spec
-from ansible.module_utils.cachewright_redis import (
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import (
+    process_outdated,
+    service_argument_spec,
+)
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
     Access,
     GateError,
     access_argument_spec,
@@ -79,8 +82,12 @@ from ansible.module_utils.cachewright_redis import (
     redis,
     require_redis,
 )
-from ansible.module_utils.cachewright_redis_restart import Restarter
-from ansible.module_utils.cachewright_tls import client_context, file_fingerprint, served_fingerprint
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_restart import Restarter
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
+    client_context,
+    file_fingerprint,
+    served_fingerprint,
+)
 
 
 class Instances:

@@ -49,7 +49,7 @@ options:
     description: How long the Sentinel may take to know its primaries again.
     type: int
     default: 60
-extends_documentation_fragment: [cachewright_tls_client]
+extends_documentation_fragment: [cachewright.cache.cachewright_tls_client]
 author: Cachewright
 """
 
@@ -74,9 +74,17 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cachewright_host import process_outdated
-from ansible.module_utils.cachewright_redis import Access, GateError, redis, require_redis, wait_until
-from ansible.module_utils.cachewright_tls import tls_client_argument_spec
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import process_outdated
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
+    Access,
+    GateError,
+    redis,
+    require_redis,
+    wait_until,
+)
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
+    tls_client_argument_spec,
+)
 
 
 def fields_of(row: Any) -> dict[str, Any]:
