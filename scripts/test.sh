@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command (`make test`): installs what it needs, then runs every check.
 #   venv -> collections (offline) -> Docker engine -> test images -> lint -> pytest ->
+#   the collection built, installed and used from outside the repository ->
 #   every Molecule scenario (roles/*/molecule/* and molecule/*), stopping at the first failure ->
 #   the README's main job end to end on the lab.
 # CW_SCENARIOS="memcached:pool redis_server:default" runs only those scenarios (CW_SCENARIOS=none:
-# none of them); CW_LAB=0 skips the lab run. Molecule and the lab run with Mitogen's strategy;
-# CW_MITOGEN=0 runs both with Ansible's linear strategy.
+# none of them); CW_COLLECTION=0 skips the collection's run; CW_LAB=0 skips the lab run.
+# Molecule and the lab run with Mitogen's strategy; CW_MITOGEN=0 runs both with Ansible's linear one.
 # Logs of each scenario: .cache/logs/<role>-<scenario>.log
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -70,6 +71,21 @@ step "pytest (the Redis Cluster client tests start redis-server processes on loo
 command -v redis-server >/dev/null || apt_install redis-server
 command -v memcached >/dev/null || apt_install memcached
 timed "pytest" pytest -q
+
+step "Collection: build, install, deploy from a directory outside the repository (tests/test_collection_install.py)"
+collection_e2e() {
+  local log="${CW_ROOT}/.cache/logs/collection.log"
+  mkdir -p "$(dirname "${log}")"
+  if CW_COLLECTION_E2E=1 pytest -q -s -p no:cacheprovider tests/test_collection_install.py >"${log}" 2>&1; then
+    grep -E 'passed|failed' "${log}" | sed 's/^/    /'
+    return 0
+  fi
+  tail -n 120 "${log}"
+  return 1
+}
+if [ "${CW_COLLECTION:-1}" != 0 ]; then
+  timed "collection (build, install, deploy)" collection_e2e
+fi
 
 step "Molecule scenarios"
 mkdir -p .cache/logs

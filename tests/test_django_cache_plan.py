@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, load_plugin
 
-plugin = load_plugin("roles/django_cache/filter_plugins/django_cache_settings.py")
+plugin = load_plugin("plugins/module_utils/cachewright_django_settings.py")
 
 USERS = [{"name": "django", "password": "pw-django", "keys": ["django:*"]}]
 SETTINGS: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""roles/memcached/filter_plugins/memcached_instances.py: defaults, problems, argv."""
+"""plugins/module_utils/cachewright_memcached_plan.py: defaults, problems, argv."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_plugin
 
-mc = load_plugin("roles/memcached/filter_plugins/memcached_instances.py")
+mc = load_plugin("plugins/module_utils/cachewright_memcached_plan.py")
 
 SETTINGS: dict[str, Any] = {
     "memcached_memory_percent": 50,

@@ -9,6 +9,12 @@ import os
 import subprocess
 from pathlib import Path
 
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import service_argument_spec
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import access_argument_spec
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
+    tls_client_argument_spec,
+)
+
 from conftest import ROOT
 
 MODULES = sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("*.py"))
@@ -42,22 +48,10 @@ def spec_keys(path: Path) -> set[str]:
         ):
             keys |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
     if "access_argument_spec()" in source:
-        from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
-            access_argument_spec,
-        )  # noqa: PLC0415
-
         keys |= set(access_argument_spec())
     if "service_argument_spec()" in source:
-        from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import (
-            service_argument_spec,
-        )  # noqa: PLC0415
-
         keys |= set(service_argument_spec())
     if "tls_client_argument_spec()" in source:
-        from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
-            tls_client_argument_spec,
-        )  # noqa: PLC0415
-
         keys |= set(tls_client_argument_spec())
     return keys
 

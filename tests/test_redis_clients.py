@@ -30,7 +30,7 @@ from redis_cluster_fixture import ADMIN_PASSWORD as CLUSTER_PASSWORD
 from redis_cluster_fixture import LocalCluster
 from redis_nodes_fixture import ADMIN, ADMIN_PASSWORD, Node
 
-rs = load_plugin("roles/redis_server/filter_plugins/redis_server_instances.py")
+rs = load_plugin("plugins/module_utils/cachewright_redis_server_plan.py")
 USER, PASSWORD = "django", "test-only-django"
 # The app user as roles/redis_server writes it (default commands: +@all -@dangerous).
 APP_ACL = rs.redis_server_acl(

@@ -1,10 +1,10 @@
-"""roles/redis_cluster/filter_plugins/redis_cluster_state.py."""
+"""plugins/module_utils/cachewright_redis_cluster_plan.py."""
 
 from __future__ import annotations
 
 from conftest import load_plugin
 
-rc = load_plugin("roles/redis_cluster/filter_plugins/redis_cluster_state.py")
+rc = load_plugin("plugins/module_utils/cachewright_redis_cluster_plan.py")
 
 
 def node(port: int, slots: int = 0, known: int = 1) -> dict:

@@ -1,4 +1,4 @@
-"""roles/redis_sentinel/filter_plugins/redis_sentinel_monitors.py."""
+"""plugins/module_utils/cachewright_redis_sentinel_plan.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from conftest import load_plugin
 
-rsm = load_plugin("roles/redis_sentinel/filter_plugins/redis_sentinel_monitors.py")
+rsm = load_plugin("plugins/module_utils/cachewright_redis_sentinel_plan.py")
 
 SETTINGS: dict[str, Any] = {
     "redis_sentinel_password": "s",

@@ -1,4 +1,4 @@
-"""roles/redis_server/filter_plugins/redis_server_instances.py: defaults, problems, ACL."""
+"""plugins/module_utils/cachewright_redis_server_plan.py: defaults, problems, ACL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from conftest import load_plugin
 
-rs = load_plugin("roles/redis_server/filter_plugins/redis_server_instances.py")
+rs = load_plugin("plugins/module_utils/cachewright_redis_server_plan.py")
 
 SETTINGS: dict[str, Any] = {
     "redis_server_memory_percent": 50,

@@ -26,7 +26,7 @@ from conftest import ROOT, load_plugin
 from test_memcached_filters import SETTINGS as MC_BASE
 from test_redis_server_filters import SETTINGS as RS_BASE
 
-mc = load_plugin("roles/memcached/filter_plugins/memcached_instances.py")
+mc = load_plugin("plugins/module_utils/cachewright_memcached_plan.py")
 
 # The same examples on every run (CI must not turn red at random); CW_EXAMPLES looks further.
 EXAMPLES = int(os.environ.get("CW_EXAMPLES", "200"))
@@ -154,7 +154,7 @@ def test_memcached_input_is_refused_by_name_or_starts(
 # ----------------------------------------------------------------------------------------------
 # redis-server
 # ----------------------------------------------------------------------------------------------
-rs = load_plugin("roles/redis_server/filter_plugins/redis_server_instances.py")
+rs = load_plugin("plugins/module_utils/cachewright_redis_server_plan.py")
 TEMPLATES = ROOT / "roles" / "redis_server" / "templates"
 # The filter tests' settings, with replication on (its user in the ACL file too).
 RS_SETTINGS: dict[str, Any] = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """extends_documentation_fragment: [cachewright.cache.cachewright_redis_access, cachewright.cache.cachewright_tls_client]"""
+    """The options of a module that logs in to Redis instances (cachewright.cache.cachewright_redis_access);
+    modules add cachewright.cache.cachewright_tls_client for the TLS ones."""
 
     DOCUMENTATION = r"""
 options:

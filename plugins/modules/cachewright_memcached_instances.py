@@ -36,7 +36,9 @@ options:
     description: How long an instance may take to answer after its restart.
     type: int
     default: 30
-extends_documentation_fragment: [cachewright.cache.cachewright_service_instances, cachewright.cache.cachewright_tls_client]
+extends_documentation_fragment:
+  - cachewright.cache.cachewright_service_instances
+  - cachewright.cache.cachewright_tls_client
 author: Cachewright
 """
 

@@ -33,7 +33,9 @@ options:
     description: Measure how long a client was refused during the switch.
     type: bool
     default: true
-extends_documentation_fragment: [cachewright.cache.cachewright_redis_access, cachewright.cache.cachewright_tls_client]
+extends_documentation_fragment:
+  - cachewright.cache.cachewright_redis_access
+  - cachewright.cache.cachewright_tls_client
 author: Cachewright
 """
 

@@ -49,7 +49,8 @@ options:
     description: How long the Sentinel may take to know its primaries again.
     type: int
     default: 60
-extends_documentation_fragment: [cachewright.cache.cachewright_tls_client]
+extends_documentation_fragment:
+  - cachewright.cache.cachewright_tls_client
 author: Cachewright
 """
 

@@ -9,6 +9,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+    peer_address,
+    redis_instance_of,
+)
+
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # The timings' bounds: Sentinel takes 1 ms to 2^31 - 1 ms, and one replica or more at a time.
 TIMINGS = {
@@ -24,30 +29,18 @@ TUNABLES = {
 }
 
 
-def _primary_instance(hostvars: Mapping[str, Any], host: str, instance: str) -> dict[str, Any] | None:
-    if host not in hostvars:
-        return None
-    for candidate in hostvars[host].get("redis_server_instances") or []:
-        if candidate.get("name") == instance:
-            return dict(candidate)
-    return None
-
-
 def redis_sentinel_effective(
     monitors: list[dict[str, Any]], settings: dict[str, Any], hostvars: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """Every monitor with its tunables and the address and port of its primary."""
     result = []
     for monitor in monitors:
-        host = hostvars.get(monitor["host"], {})
-        instance = _primary_instance(hostvars, monitor["host"], monitor["instance"]) or {}
-        facts = host.get("ansible_facts", {}) or {}
-        address = host.get("redis_server_address") or (facts.get("default_ipv4") or {}).get("address")
+        instance = redis_instance_of(hostvars, monitor["host"], monitor["instance"]) or {}
         effective = {
             "name": monitor["name"],
             "host": monitor["host"],
             "instance": monitor["instance"],
-            "address": address or monitor["host"],
+            "address": peer_address(hostvars.get(monitor["host"], {}), monitor["host"]),
             "port": int(instance.get("port", 0)),
         }
         for key, var in TUNABLES.items():
@@ -96,7 +89,7 @@ def _monitor_problems(
     problems = []
     if monitor.get("host") not in hostvars:
         problems.append(f"{where}.host: {monitor.get('host')!r} is not in the inventory")
-    elif _primary_instance(hostvars, monitor["host"], monitor.get("instance", "")) is None:
+    elif redis_instance_of(hostvars, monitor["host"], monitor.get("instance", "")) is None:
         host, instance = monitor["host"], monitor.get("instance")
         problems.append(f"{where}.instance: host {host!r} has no redis_server instance {instance!r}")
     quorum = monitor.get("quorum") or settings["redis_sentinel_quorum"]
@@ -137,14 +130,3 @@ def redis_sentinel_set_args(
     if new:
         args += ["auth-user", auth_user, "auth-pass", auth_password]
     return args
-
-
-class FilterModule:
-    """Ansible entry point."""
-
-    def filters(self) -> dict[str, Any]:
-        return {
-            "redis_sentinel_effective": redis_sentinel_effective,
-            "redis_sentinel_problems": redis_sentinel_problems,
-            "redis_sentinel_set_args": redis_sentinel_set_args,
-        }

@@ -23,6 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+    memcached_client_host,
+    number_problem,
+    redis_client_host,
+)
+
 BACKENDS = ("redis", "memcached", "database", "file", "locmem", "dummy", "tiered")
 REDIS_TOPOLOGIES = ("auto", "single", "replicas", "sentinel", "cluster")
 COMPRESSORS: dict[str, tuple[str, str | None]] = {
@@ -49,9 +55,6 @@ PYMEMCACHE = "cachewright_django.memcached.LeanPyMemcacheCache"
 PYMEMCACHE_TLS = "cachewright_django.memcached.PyMemcacheTLSCache"
 # The defaults of roles/redis_server, roles/redis_sentinel and roles/memcached that matter to
 # clients, used when the inventory does not set the variable (role defaults are not hostvars).
-REDIS_DEFAULT_INSTANCES = [{"name": "cache", "port": 6379, "purpose": "cache"}]
-PERSISTENT = {"sessions": "aof", "store": "rdb+aof"}
-MEMCACHED_DEFAULT_INSTANCES = [{"name": "main", "port": 11211}]
 # Every number an alias may set: (integer only, lowest, highest). Timeouts are seconds (None:
 # never expire; 0: do not cache); ten years at most, beyond which memcached's absolute
 # timestamps and Redis's expiries stop meaning what the user wrote. cull_frequency 0 is
@@ -70,95 +73,11 @@ NUMBERS: dict[str, tuple[bool, float, float]] = {
 }
 # Numbers that may be null: the timeout (never expire), the culling ones (Django's defaults).
 NULLABLE = ("timeout", "max_entries", "cull_frequency")
-SENTINEL_PORT = 26379
 
 
 # ----------------------------------------------------------------------------------------------
 # Topology: read the server hosts' variables
 # ----------------------------------------------------------------------------------------------
-def _address(hv: Mapping[str, Any], host: str, var: str) -> str:
-    """The address clients use: the role's variable, else ansible_host, else the inventory name.
-
-    Not the facts: the settings must not change with whether facts were gathered, and the
-    servers' certificates hold their inventory names.
-    """
-    return str(hv.get(var) or hv.get("ansible_host") or host)
-
-
-def _redis_host(host: str, hv: Mapping[str, Any]) -> dict[str, Any]:
-    tls = bool(hv.get("redis_server_tls", False))
-    keep_plain = bool(hv.get("redis_server_tls_keep_plain_port", False))
-    instances = []
-    for inst in hv.get("redis_server_instances") or REDIS_DEFAULT_INSTANCES:
-        purpose = inst.get("purpose") or "cache"
-        port, tls_port = int(inst["port"]), inst.get("tls_port")
-        instances.append(
-            {
-                "name": inst["name"],
-                # With TLS only, the instance's port is its TLS port.
-                "port": port if (not tls or keep_plain) else None,
-                "tls_port": (int(tls_port) if keep_plain and tls_port else port) if tls else None,
-                "purpose": purpose,
-                "persistence": inst.get("persistence") or PERSISTENT.get(purpose, "none"),
-                "databases": int(inst.get("databases") or hv.get("redis_server_databases", 16)),
-                "cluster": bool(inst.get("cluster_enabled", False)),
-                "replicaof": inst.get("replicaof") or None,
-            }
-        )
-    return {
-        "host": host,
-        "address": _address(hv, host, "redis_server_address"),
-        "tls": tls,
-        "tls_auth_clients": str(hv.get("redis_server_tls_auth_clients", "optional")),
-        "ca_file": str(hv.get("redis_server_tls_ca_certificate") or ""),
-        "instances": instances,
-        "users": [
-            {
-                "name": u["name"],
-                "password": u["password"],
-                "keys": list(u.get("keys") or []),
-                "instances": list(u.get("instances") or []),
-            }
-            for u in hv.get("redis_server_users") or []
-        ],
-        "sentinel": {
-            "address": _address(hv, host, "redis_sentinel_announce_address"),
-            "port": int(hv.get("redis_sentinel_port", SENTINEL_PORT)),
-            "password": str(hv.get("redis_sentinel_password") or ""),
-            "tls": bool(hv.get("redis_sentinel_tls", tls)),
-            "tls_auth_clients": str(
-                hv.get("redis_sentinel_tls_auth_clients", hv.get("redis_server_tls_auth_clients", "optional"))
-            ),
-            "monitors": [
-                {"name": m["name"], "host": m["host"], "instance": m.get("instance") or m["name"]}
-                for m in hv.get("redis_sentinel_monitors") or []
-            ],
-        },
-    }
-
-
-def _memcached_host(host: str, hv: Mapping[str, Any]) -> dict[str, Any]:
-    tls, sasl = bool(hv.get("memcached_tls", False)), bool(hv.get("memcached_sasl", False))
-    return {
-        "host": host,
-        "address": _address(hv, host, "memcached_address"),
-        "ca_file": str(hv.get("memcached_tls_ca_certificate") or ""),
-        "verify_clients": bool(hv.get("memcached_tls_verify_clients", False)),
-        "users": [
-            {"name": u["name"], "password": u["password"]} for u in hv.get("memcached_sasl_users") or []
-        ],
-        "instances": [
-            {
-                "name": i["name"],
-                "port": int(i["port"]),
-                "tls": bool(i["tls"]) if i.get("tls") is not None else tls,
-                "sasl": bool(i["sasl"]) if i.get("sasl") is not None else sasl,
-            }
-            for i in hv.get("memcached_instances") or MEMCACHED_DEFAULT_INSTANCES
-        ],
-    }
-
-
 def django_cache_topology(
     aliases: Mapping[str, Any], hostvars: Mapping[str, Any], groups: Mapping[str, list[str]]
 ) -> dict[str, Any]:
@@ -171,7 +90,7 @@ def django_cache_topology(
             if backend == "redis":
                 wanted["redis"].add(spec.get("sentinel_group") or "redis_sentinel")
     topology: dict[str, Any] = {"redis": {}, "memcached": {}}
-    reader = {"redis": _redis_host, "memcached": _memcached_host}
+    reader = {"redis": redis_client_host, "memcached": memcached_client_host}
     for kind, names in wanted.items():
         for group in sorted(names):
             if group in groups:
@@ -220,28 +139,18 @@ class _Plan:
         return files
 
 
-def _number_problem(value: Any, integer: bool, low: float, high: float) -> str | None:
-    """What is wrong with a number of the inventory, or None."""
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        return f"{value!r} is not {'an integer' if integer else 'a number'}"
-    if not low <= value <= high:
-        return f"{value!r} is not between {low} and {high}"
-    return None
-
-
 def _numbers_ok(alias: str, spec: Mapping[str, Any], plan: _Plan) -> bool:
     """Every number of the alias in its bounds (timeouts: None too); each problem names its key."""
     found = []
     for key, (integer, low, high) in NUMBERS.items():
         unset = key not in spec or (key in NULLABLE and spec[key] is None)
-        if not unset and (problem := _number_problem(spec[key], integer, low, high)):
+        if not unset and (problem := number_problem(spec[key], integer, low, high)):
             found.append(f"{key} {problem} (django_cache_aliases.{alias}.{key})")
     timeouts = spec.get("timeouts")
     if timeouts is not None and not isinstance(timeouts, list):
         found.append(f"timeouts {timeouts!r} is not a list (django_cache_aliases.{alias}.timeouts)")
     for index, value in enumerate(timeouts if isinstance(timeouts, list) else []):
-        if value is not None and (problem := _number_problem(value, False, 0, TEN_YEARS)):
+        if value is not None and (problem := number_problem(value, False, 0, TEN_YEARS)):
             found.append(f"timeouts[{index}] {problem} (django_cache_aliases.{alias}.timeouts)")
     for text in found:
         plan.problem(alias, text)
@@ -1000,19 +909,3 @@ def django_cache_roundtrip_line(result: Mapping[str, Any]) -> str:
     if result.get("ok"):
         return f"{result['alias']} ({backend}): ok, {len(result.get('ops', []))} ops in {result.get('ms')} ms"
     return f"alias {result['alias']!r} ({backend}) failed at {result.get('failed_op')}: {result.get('error')}"
-
-
-class FilterModule:
-    """Ansible entry point."""
-
-    def filters(self) -> dict[str, Any]:
-        return {
-            "django_cache_topology": django_cache_topology,
-            "django_cache_plan": django_cache_plan,
-            "django_cache_module": django_cache_module,
-            "django_cache_secrets": django_cache_secrets,
-            "django_cache_pins": django_cache_pins,
-            "django_cache_literal": django_cache_literal,
-            "django_cache_json_or_empty": django_cache_json_or_empty,
-            "django_cache_roundtrip_line": django_cache_roundtrip_line,
-        }

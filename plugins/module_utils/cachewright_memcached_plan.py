@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import integer_problem
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 SIZE_RE = re.compile(r"^([0-9]+)([kKmM]?)$")
 SASL_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -173,16 +175,6 @@ def _sasl_problems(settings: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _integer_problem(value: Any, low: int, high: int) -> str | None:
-    """An int, or digits (as `-e name=value` passes it), between low and high."""
-    digits = isinstance(value, str) and value.strip().isdigit()
-    if isinstance(value, bool) or not (isinstance(value, int) or digits):
-        return f"{value!r} is not an integer"
-    if not low <= int(value) <= high:
-        return f"{value} is not between {low} and {high}"
-    return None
-
-
 def _number_problems(instances: list[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
     """Every number of the input is an integer in its bounds (before any is computed with)."""
     checks = [("memcached_memory_percent", settings["memcached_memory_percent"], (1, 90))]
@@ -199,7 +191,7 @@ def _number_problems(instances: list[dict[str, Any]], settings: dict[str, Any]) 
     return [
         f"{where}: {problem}"
         for where, value, (low, high) in checks
-        if (problem := _integer_problem(value, low, high))
+        if (problem := integer_problem(value, low, high))
     ]
 
 
@@ -277,16 +269,3 @@ def memcached_warm_size_mb(instances: list[dict[str, Any]]) -> int:
     """Size of the RAM disk holding the memory files: the memory_mb of every instance with
     warm restart, plus room for their small .meta files."""
     return sum(int(i["memory_mb"]) for i in instances if i.get("warm_restart")) + 16
-
-
-class FilterModule:
-    """Ansible entry point."""
-
-    def filters(self) -> dict[str, Any]:
-        return {
-            "memcached_effective": memcached_effective,
-            "memcached_problems": memcached_problems,
-            "memcached_argv": memcached_argv,
-            "memcached_warm_size_mb": memcached_warm_size_mb,
-            "memcached_probe_endpoint": memcached_probe_endpoint,
-        }

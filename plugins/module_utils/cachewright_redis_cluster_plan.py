@@ -58,14 +58,3 @@ def redis_cluster_colocated(cluster_nodes: str) -> list[str]:
         for _, address, primary in replicas
         if primary in by_id and address.rsplit(":", 1)[0] == by_id[primary].rsplit(":", 1)[0]
     ]
-
-
-class FilterModule:
-    """Ansible entry point."""
-
-    def filters(self) -> dict[str, Any]:
-        return {
-            "redis_cluster_node_state": redis_cluster_node_state,
-            "redis_cluster_plan": redis_cluster_plan,
-            "redis_cluster_colocated": redis_cluster_colocated,
-        }

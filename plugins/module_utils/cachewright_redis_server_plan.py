@@ -10,6 +10,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+    REDIS_PURPOSES,
+    integer_problem,
+    redis_ports,
+)
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 USER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 POLICIES = (
@@ -17,13 +23,6 @@ POLICIES = (
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 )  # fmt: skip
 PERSISTENCE = ("none", "rdb", "aof", "rdb+aof")
-# What each purpose means when the instance does not say otherwise.
-PURPOSES: dict[str, dict[str, str]] = {
-    "cache": {"maxmemory_policy": "allkeys-lru", "persistence": "none"},
-    "sessions": {"maxmemory_policy": "volatile-lru", "persistence": "aof"},
-    "temp": {"maxmemory_policy": "volatile-ttl", "persistence": "none"},
-    "store": {"maxmemory_policy": "noeviction", "persistence": "rdb+aof"},
-}
 DEFAULT_COMMANDS = "+@all -@dangerous"
 RULE_RE = re.compile(r"^([+-]@?[a-z0-9_|-]+|allcommands|nocommands)$")
 # redis.conf directives extra_config may not set, with why: the role sets them from its own
@@ -80,21 +79,16 @@ def redis_server_effective(
             "cluster_enabled": False,
             "tls_port": None,
             "extra_config": {},
-            **PURPOSES.get(purpose, PURPOSES["cache"]),
+            **REDIS_PURPOSES.get(purpose, REDIS_PURPOSES["cache"]),
         }
         eff.update({k: v for k, v in instance.items() if v is not None})
         eff.setdefault("maxmemory_mb", share)
         eff["maxmemory_mb"] = int(eff["maxmemory_mb"])
         eff["extra_config"] = {**settings["redis_server_extra_config"], **eff["extra_config"]}
-        tls = bool(settings["redis_server_tls"])
-        eff["tls"] = tls
-        # The port clients use; with TLS only, it is the TLS port and the plain one is off.
-        if tls and not settings["redis_server_tls_keep_plain_port"]:
-            eff["redis_port"], eff["redis_tls_port"] = 0, eff["port"]
-        elif tls:
-            eff["redis_port"], eff["redis_tls_port"] = eff["port"], eff["tls_port"]
-        else:
-            eff["redis_port"], eff["redis_tls_port"] = eff["port"], 0
+        eff["tls"] = bool(settings["redis_server_tls"])
+        eff["redis_port"], eff["redis_tls_port"] = redis_ports(
+            eff["port"], eff["tls_port"], eff["tls"], bool(settings["redis_server_tls_keep_plain_port"])
+        )
         result.append(eff)
     return result
 
@@ -124,8 +118,8 @@ def _identity_problems(where: str, inst: dict[str, Any], seen: dict[str, dict[An
 
 def _setting_problems(where: str, inst: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     problems = []
-    if inst["purpose"] not in PURPOSES:
-        problems.append(f"{where}.purpose: {inst['purpose']!r} is not one of {', '.join(PURPOSES)}")
+    if inst["purpose"] not in REDIS_PURPOSES:
+        problems.append(f"{where}.purpose: {inst['purpose']!r} is not one of {', '.join(REDIS_PURPOSES)}")
     if inst["maxmemory_policy"] not in POLICIES:
         problems.append(
             f"{where}.maxmemory_policy: {inst['maxmemory_policy']!r} is not an eviction policy "
@@ -244,16 +238,6 @@ def extra_config_problems(where: str, extra: Any) -> list[str]:
     return problems
 
 
-def _integer_problem(value: Any, low: int, high: int) -> str | None:
-    """An int, or digits (as `-e name=value` passes it), between low and high."""
-    digits = isinstance(value, str) and value.strip().isdigit()
-    if isinstance(value, bool) or not (isinstance(value, int) or digits):
-        return f"{value!r} is not an integer"
-    if not low <= int(value) <= high:
-        return f"{value} is not between {low} and {high}"
-    return None
-
-
 def _number_problems(instances: list[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
     """Every number of the input is an integer in its bounds (before any is computed with)."""
     checks = [
@@ -269,7 +253,7 @@ def _number_problems(instances: list[dict[str, Any]], settings: dict[str, Any]) 
     return [
         f"{where}: {problem}"
         for where, value, bounds in checks
-        if (problem := _integer_problem(value, *bounds))
+        if (problem := integer_problem(value, *bounds))
     ]
 
 
@@ -430,18 +414,3 @@ def redis_server_drill_report(
         if r.get("changed") or r.get("failed")
     ]
     return rows or ["no primary to fail over"]
-
-
-class FilterModule:
-    """Ansible entry point."""
-
-    def filters(self) -> dict[str, Any]:
-        return {
-            "redis_server_effective": redis_server_effective,
-            "redis_server_problems": redis_server_problems,
-            "redis_server_acl": redis_server_acl,
-            "redis_server_restart_order": redis_server_restart_order,
-            "redis_server_drill_order": redis_server_drill_order,
-            "redis_server_drill_row": redis_server_drill_row,
-            "redis_server_drill_report": redis_server_drill_report,
-        }

@@ -1,0 +1,29 @@
+"""Filters of roles/memcached, used as cachewright.cache.<name>.
+
+The code is in plugins/module_utils/cachewright_memcached_plan.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_memcached_plan import (
+    memcached_argv,
+    memcached_effective,
+    memcached_probe_endpoint,
+    memcached_problems,
+    memcached_warm_size_mb,
+)
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "memcached_effective": memcached_effective,
+            "memcached_problems": memcached_problems,
+            "memcached_argv": memcached_argv,
+            "memcached_warm_size_mb": memcached_warm_size_mb,
+            "memcached_probe_endpoint": memcached_probe_endpoint,
+        }

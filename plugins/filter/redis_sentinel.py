@@ -1,0 +1,25 @@
+"""Filters of roles/redis_sentinel, used as cachewright.cache.<name>.
+
+The code is in plugins/module_utils/cachewright_redis_sentinel_plan.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_sentinel_plan import (
+    redis_sentinel_effective,
+    redis_sentinel_problems,
+    redis_sentinel_set_args,
+)
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "redis_sentinel_effective": redis_sentinel_effective,
+            "redis_sentinel_problems": redis_sentinel_problems,
+            "redis_sentinel_set_args": redis_sentinel_set_args,
+        }

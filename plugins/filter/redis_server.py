@@ -1,0 +1,33 @@
+"""Filters of roles/redis_server, used as cachewright.cache.<name>.
+
+The code is in plugins/module_utils/cachewright_redis_server_plan.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_server_plan import (
+    redis_server_acl,
+    redis_server_drill_order,
+    redis_server_drill_report,
+    redis_server_drill_row,
+    redis_server_effective,
+    redis_server_problems,
+    redis_server_restart_order,
+)
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "redis_server_effective": redis_server_effective,
+            "redis_server_problems": redis_server_problems,
+            "redis_server_acl": redis_server_acl,
+            "redis_server_restart_order": redis_server_restart_order,
+            "redis_server_drill_order": redis_server_drill_order,
+            "redis_server_drill_row": redis_server_drill_row,
+            "redis_server_drill_report": redis_server_drill_report,
+        }

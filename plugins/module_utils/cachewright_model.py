@@ -1,0 +1,181 @@
+"""The one model of the cache tier that roles, filters and the Django settings planner share.
+
+An instance of Redis or memcached, the address its peers and its clients reach it at, the
+ports it serves plain and over TLS, and what a client of it (the Django settings) needs to
+know: each is computed here once. The server roles' filters build their effective instances
+with it; roles/django_cache reads the server hosts' variables through it, so the settings
+follow the same defaults the servers were deployed with (tests/test_model.py checks the
+roles' defaults against the constants below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# roles/redis_server: what each instance purpose means when the instance does not say otherwise.
+REDIS_PURPOSES: dict[str, dict[str, str]] = {
+    "cache": {"maxmemory_policy": "allkeys-lru", "persistence": "none"},
+    "sessions": {"maxmemory_policy": "volatile-lru", "persistence": "aof"},
+    "temp": {"maxmemory_policy": "volatile-ttl", "persistence": "none"},
+    "store": {"maxmemory_policy": "noeviction", "persistence": "rdb+aof"},
+}
+# roles/redis_server's redis_server_instances default (defaults/main.yml).
+REDIS_DEFAULT_INSTANCES: list[dict[str, Any]] = [{"name": "cache", "port": 6379, "purpose": "cache"}]
+# roles/redis_server's redis_server_databases default.
+REDIS_DATABASES = 16
+# roles/redis_sentinel's redis_sentinel_port default.
+SENTINEL_PORT = 26379
+# roles/memcached's memcached_instances default.
+MEMCACHED_DEFAULT_INSTANCES: list[dict[str, Any]] = [{"name": "main", "port": 11211}]
+
+
+# ----------------------------------------------------------------------------------------------
+# Numbers of the inventory
+# ----------------------------------------------------------------------------------------------
+def integer_problem(value: Any, low: int, high: int) -> str | None:
+    """An int, or digits (as `-e name=value` passes it), between low and high; else what is wrong."""
+    digits = isinstance(value, str) and value.strip().isdigit()
+    if isinstance(value, bool) or not (isinstance(value, int) or digits):
+        return f"{value!r} is not an integer"
+    if not low <= int(value) <= high:
+        return f"{value} is not between {low} and {high}"
+    return None
+
+
+def number_problem(value: Any, integer: bool, low: float, high: float) -> str | None:
+    """A number of the type asked (no digits in strings) between low and high; else what is wrong."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        return f"{value!r} is not {'an integer' if integer else 'a number'}"
+    if not low <= value <= high:
+        return f"{value!r} is not between {low} and {high}"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Addresses and ports
+# ----------------------------------------------------------------------------------------------
+def client_address(hostvars: Mapping[str, Any], host: str, var: str) -> str:
+    """The address clients use: the role's variable, else ansible_host, else the inventory name.
+
+    Not the facts: the settings must not change with whether facts were gathered, and the
+    servers' certificates hold their inventory names.
+    """
+    return str(hostvars.get(var) or hostvars.get("ansible_host") or host)
+
+
+def peer_address(hostvars: Mapping[str, Any], host: str) -> str:
+    """The address other servers (replicas, Sentinels) reach a Redis host at: its
+    redis_server_address, else the address of its default route (as Redis announces itself),
+    else the inventory name."""
+    facts = hostvars.get("ansible_facts") or {}
+    default = (facts.get("default_ipv4") or {}).get("address")
+    return str(hostvars.get("redis_server_address") or default or host)
+
+
+def redis_ports(port: int, tls_port: int | None, tls: bool, keep_plain: bool) -> tuple[int, int]:
+    """The (plain, TLS) ports an instance serves; 0 is off.
+
+    Without TLS the instance's port is plain. With TLS only, its port is the TLS port and the
+    plain one is off. With TLS and the plain port kept, TLS is on its tls_port.
+    """
+    if not tls:
+        return int(port), 0
+    if not keep_plain:
+        return 0, int(port)
+    return int(port), int(tls_port or 0)
+
+
+def redis_replication_port(instance: Mapping[str, Any], tls: bool, keep_plain: bool) -> int:
+    """The port a replica reaches its primary at: over TLS whenever TLS is on (tls-replication)."""
+    plain, secure = redis_ports(int(instance.get("port") or 0), instance.get("tls_port"), tls, keep_plain)
+    return secure if tls else plain
+
+
+def redis_instance_of(hostvars: Mapping[str, Any], host: str, name: str) -> dict[str, Any] | None:
+    """The inventory entry of a host's Redis instance, by name (None when there is none)."""
+    for candidate in (hostvars.get(host) or {}).get("redis_server_instances") or []:
+        if candidate.get("name") == name:
+            return dict(candidate)
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# What a client needs to know of a server host
+# ----------------------------------------------------------------------------------------------
+def redis_client_host(host: str, hv: Mapping[str, Any]) -> dict[str, Any]:
+    """A Redis host as its clients see it: address, TLS, instances with their ports, ACL users,
+    and the Sentinel it runs (if any)."""
+    tls = bool(hv.get("redis_server_tls", False))
+    keep_plain = bool(hv.get("redis_server_tls_keep_plain_port", False))
+    instances = []
+    for inst in hv.get("redis_server_instances") or REDIS_DEFAULT_INSTANCES:
+        purpose = inst.get("purpose") or "cache"
+        plain, secure = redis_ports(int(inst["port"]), inst.get("tls_port"), tls, keep_plain)
+        instances.append(
+            {
+                "name": inst["name"],
+                "port": plain or None,
+                "tls_port": secure or None,
+                "purpose": purpose,
+                "persistence": inst.get("persistence")
+                or REDIS_PURPOSES.get(purpose, REDIS_PURPOSES["cache"])["persistence"],
+                "databases": int(inst.get("databases") or hv.get("redis_server_databases", REDIS_DATABASES)),
+                "cluster": bool(inst.get("cluster_enabled", False)),
+                "replicaof": inst.get("replicaof") or None,
+            }
+        )
+    return {
+        "host": host,
+        "address": client_address(hv, host, "redis_server_address"),
+        "tls": tls,
+        "tls_auth_clients": str(hv.get("redis_server_tls_auth_clients", "optional")),
+        "ca_file": str(hv.get("redis_server_tls_ca_certificate") or ""),
+        "instances": instances,
+        "users": [
+            {
+                "name": u["name"],
+                "password": u["password"],
+                "keys": list(u.get("keys") or []),
+                "instances": list(u.get("instances") or []),
+            }
+            for u in hv.get("redis_server_users") or []
+        ],
+        "sentinel": {
+            "address": client_address(hv, host, "redis_sentinel_announce_address"),
+            "port": int(hv.get("redis_sentinel_port", SENTINEL_PORT)),
+            "password": str(hv.get("redis_sentinel_password") or ""),
+            "tls": bool(hv.get("redis_sentinel_tls", tls)),
+            "tls_auth_clients": str(
+                hv.get("redis_sentinel_tls_auth_clients", hv.get("redis_server_tls_auth_clients", "optional"))
+            ),
+            "monitors": [
+                {"name": m["name"], "host": m["host"], "instance": m.get("instance") or m["name"]}
+                for m in hv.get("redis_sentinel_monitors") or []
+            ],
+        },
+    }
+
+
+def memcached_client_host(host: str, hv: Mapping[str, Any]) -> dict[str, Any]:
+    """A memcached host as its clients see it: address, CA, SASL users, instances with TLS/SASL."""
+    tls, sasl = bool(hv.get("memcached_tls", False)), bool(hv.get("memcached_sasl", False))
+    return {
+        "host": host,
+        "address": client_address(hv, host, "memcached_address"),
+        "ca_file": str(hv.get("memcached_tls_ca_certificate") or ""),
+        "verify_clients": bool(hv.get("memcached_tls_verify_clients", False)),
+        "users": [
+            {"name": u["name"], "password": u["password"]} for u in hv.get("memcached_sasl_users") or []
+        ],
+        "instances": [
+            {
+                "name": i["name"],
+                "port": int(i["port"]),
+                "tls": bool(i["tls"]) if i.get("tls") is not None else tls,
+                "sasl": bool(i["sasl"]) if i.get("sasl") is not None else sasl,
+            }
+            for i in hv.get("memcached_instances") or MEMCACHED_DEFAULT_INSTANCES
+        ],
+    }

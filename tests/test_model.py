@@ -1,0 +1,80 @@
+"""plugins/module_utils/cachewright_model.py: the one model the server roles and the Django
+settings planner share. The server roles' defaults are what the model assumes of a host that
+does not set them, so that the settings follow what was deployed."""
+
+from __future__ import annotations
+
+import yaml
+from ansible_collections.cachewright.cache.plugins.module_utils import cachewright_model as model
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import ROOT
+
+
+def defaults(role: str) -> dict:
+    return yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+
+
+def test_the_server_roles_defaults_are_the_models() -> None:
+    assert defaults("redis_server")["redis_server_instances"] == model.REDIS_DEFAULT_INSTANCES
+    assert defaults("redis_server")["redis_server_databases"] == model.REDIS_DATABASES
+    assert defaults("redis_sentinel")["redis_sentinel_port"] == model.SENTINEL_PORT
+    assert defaults("memcached")["memcached_instances"] == model.MEMCACHED_DEFAULT_INSTANCES
+
+
+def test_a_host_without_variables_is_read_with_the_roles_defaults() -> None:
+    redis = model.redis_client_host("cache-1", {})
+    assert redis["address"] == "cache-1"
+    assert [(i["name"], i["port"], i["tls_port"], i["persistence"]) for i in redis["instances"]] == [
+        ("cache", 6379, None, "none")
+    ]
+    assert redis["sentinel"]["port"] == model.SENTINEL_PORT
+    memcached = model.memcached_client_host("mc-1", {"ansible_host": "10.0.0.5"})
+    assert memcached["address"] == "10.0.0.5"
+    assert memcached["instances"] == [{"name": "main", "port": 11211, "tls": False, "sasl": False}]
+
+
+def test_the_roles_address_variable_wins_over_ansible_host() -> None:
+    hv = {"memcached_address": "mc.internal", "ansible_host": "10.0.0.5"}
+    assert model.client_address(hv, "mc-1", "memcached_address") == "mc.internal"
+
+
+def test_peers_use_the_default_route_address_unless_told() -> None:
+    facts = {"ansible_facts": {"default_ipv4": {"address": "10.1.0.7"}}}
+    assert model.peer_address(facts, "redis-1") == "10.1.0.7"
+    assert (
+        model.peer_address({**facts, "redis_server_address": "redis-1.internal"}, "redis-1")
+        == "redis-1.internal"
+    )
+    assert model.peer_address({}, "redis-1") == "redis-1"
+
+
+def test_ports_with_and_without_tls() -> None:
+    assert model.redis_ports(6379, None, tls=False, keep_plain=False) == (6379, 0)
+    assert model.redis_ports(6379, None, tls=True, keep_plain=False) == (0, 6379)
+    assert model.redis_ports(6379, 16379, tls=True, keep_plain=True) == (6379, 16379)
+    # Replicas reach a primary over TLS whenever TLS is on.
+    assert model.redis_replication_port({"port": 6379, "tls_port": 16379}, tls=True, keep_plain=True) == 16379
+    assert model.redis_replication_port({"port": 6379}, tls=False, keep_plain=False) == 6379
+
+
+def test_the_purpose_gives_the_persistence() -> None:
+    hv = {"redis_server_instances": [{"name": "s", "port": 6380, "purpose": "sessions"}]}
+    assert model.redis_client_host("r", hv)["instances"][0]["persistence"] == "aof"
+
+
+@given(st.integers(min_value=-10, max_value=100))
+def test_integer_problem_accepts_ints_and_digit_strings_in_bounds(value: int) -> None:
+    ok = 0 <= value <= 50
+    assert (model.integer_problem(value, 0, 50) is None) == ok
+    if value >= 0:
+        assert (model.integer_problem(str(value), 0, 50) is None) == ok
+
+
+def test_integer_problem_names_what_is_wrong() -> None:
+    assert model.integer_problem(True, 0, 5) == "True is not an integer"
+    assert model.integer_problem("x", 0, 5) == "'x' is not an integer"
+    assert model.integer_problem(9, 0, 5) == "9 is not between 0 and 5"
+    assert model.number_problem("3", True, 0, 5) == "'3' is not an integer"
+    assert model.number_problem(0.5, False, 0, 5) is None
