@@ -10,7 +10,8 @@ the factor, one database host), starts its containers (molecule/shared/lab_up.ym
 ``site.yml`` and a second one that must change nothing, keeps each run's per-task times
 (``ansible.posix.profile_tasks``) and removes the containers. Then it writes
 ``deploy_cost.json``, ``deploy_cost.md`` (seconds, seconds per host, and the tasks that
-grow faster than the host count) and ``deploy_cost.svg`` (the curve) to the output
+grow faster than the host count) and ``deploy_cost.svg`` / ``deploy_cost.png`` (the curve,
+drawn by the report's matplotlib figures of ``cachewright_django.report``) to the output
 directory (default ``bench/results/deploy/<timestamp>``).
 
 Run it on a machine with nothing else running: the figures are wall times.
@@ -32,11 +33,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from svgplot import line_chart
+from cachewright_django.report.figures import SVG_METADATA, SVG_RC, line_chart
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "inventories" / "lab"
@@ -234,7 +233,7 @@ def growth(runs: list[Run], mode: str, kind: str, top: int = 8) -> list[dict[str
 
 
 def render(runs: list[Run], out: Path, machine: str) -> str:
-    """deploy_cost.md and deploy_cost.svg from the runs; returns the Markdown."""
+    """deploy_cost.md, deploy_cost.svg and deploy_cost.png from the runs; returns the Markdown."""
     sizes = sorted({r.hosts for r in runs})
     series: dict[str, list[float | None]] = {}
     lines = [
@@ -280,7 +279,7 @@ def render(runs: list[Run], out: Path, machine: str) -> str:
             ]
     text = "\n".join(lines) + "\n"
     (out / "deploy_cost.md").write_text(text, encoding="utf-8")
-    svg = line_chart(
+    figure = line_chart(
         "site.yml wall time by inventory size",
         f"the lab's shape x1, x2, x4 in containers on one machine ({machine})",
         [str(size) for size in sizes],
@@ -288,7 +287,9 @@ def render(runs: list[Run], out: Path, machine: str) -> str:
         y_label="seconds",
         x_label="hosts site.yml manages",
     )
-    (out / "deploy_cost.svg").write_text(svg, encoding="utf-8")
+    with mpl.rc_context(SVG_RC):
+        figure.savefig(out / "deploy_cost.svg", format="svg", metadata=SVG_METADATA, bbox_inches="tight")
+    figure.savefig(out / "deploy_cost.png", format="png", bbox_inches="tight")
     return text
 
 

@@ -9,6 +9,7 @@ trap 'rm -rf "${scratch}"' EXIT
 {
   echo "# Pinned Python requirements of the controller, the test harness and the app-side package."
   echo "# Resolved on $("${scratch}/bin/python" -V) from requirements.in by scripts/lock.sh (make lock)."
-  "${scratch}/bin/pip" freeze --exclude pip
+  "${scratch}/bin/pip" freeze --all --exclude pip
 } >"${CW_ROOT}/requirements.txt"
 info "requirements.txt re-pinned"
+bash "$(dirname "$0")/app-pins.sh"

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Create (or refresh) the project's virtualenv from the pinned requirements.txt.
-# Idempotent: nothing is installed when the venv already matches the pins.
+# Create (or refresh) the project's virtualenv from the pinned requirements.txt, with the
+# app-side package (roles/django_cache/files/cachewright_django) installed editable with its
+# report extra, so tests and tools import it like any installed package.
+# Idempotent: nothing is installed when the venv already matches the pins and the package's
+# pyproject.toml.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 PYTHON="${CW_PYTHON:-python3}"
 stamp="${CW_VENV}/.cachewright-requirements"
-want="$(sha256sum "${CW_ROOT}/requirements.txt" | cut -c1-16)"
+package="${CW_ROOT}/roles/django_cache/files/cachewright_django"
+want="$(cat "${CW_ROOT}/requirements.txt" "${package}/pyproject.toml" | sha256sum | cut -c1-16)"
 
 if [ -x "${CW_VENV}/bin/python" ] && [ "$(cat "${stamp}" 2>/dev/null)" = "${want}" ]; then
   info "virtualenv ${CW_VENV} matches requirements.txt (${want})"
@@ -25,5 +29,8 @@ info "creating ${CW_VENV} from requirements.txt (${want})"
 "${PYTHON}" -m venv "${CW_VENV}"
 "${CW_VENV}/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
 "${CW_VENV}/bin/pip" install --quiet --disable-pip-version-check -r "${CW_ROOT}/requirements.txt"
+# Its dependencies are the pins above: no resolution, no build environment to download.
+"${CW_VENV}/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+  -e "${package}[report]"
 echo "${want}" >"${stamp}"
 info "virtualenv ready"

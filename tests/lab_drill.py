@@ -1,6 +1,6 @@
 """Writers on the lab's app host while the tier changes (tests/test_lab_main_job.py).
 
-``manage.py cachedrill`` (django_settings/cachewright_django/drill.py) runs on the app host
+``manage.py cachedrill`` (cachewright_django/drill.py) runs on the app host
 with the generated settings: it seeds keys before the changes, writes through each change,
 and counts afterwards what was kept, what was lost and how long writers got errors.
 """

@@ -1,17 +1,15 @@
-"""bench/gates.py: validation of the gates file and the checks of each limit."""
+"""cachewright_django.report.gates: validation of the gates file and the checks of each limit."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
-import gates  # noqa: E402
-from resultset import load_run  # noqa: E402
+from cachewright_django.report import gates  # noqa: E402
+from cachewright_django.report.resultset import load_run  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "bench"
 RUN = load_run(DATA / "lab" / "20250102T000000Z")

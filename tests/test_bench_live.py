@@ -28,9 +28,8 @@ from pymemcache.client.base import Client as MemcacheClient
 from redis_cluster_fixture import make_tls_files
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
-import report  # noqa: E402
+from cachewright_django.report import render as report  # noqa: E402
 
 PASSWORD = "test-only-bench-app-password"
 for binary in ("redis-server", "memcached", "redis-benchmark"):
@@ -162,7 +161,7 @@ def bench_run(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> tup
     out = result_dir / "app1.json"
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "django_settings"), str(project)]),
+        "PYTHONPATH": str(project),
         "DJANGO_SETTINGS_MODULE": "benchsettings",
     }
     argv = [

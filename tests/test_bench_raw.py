@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import django
@@ -11,7 +10,6 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "django_settings"))
 
 if not settings.configured:  # the same configuration as tests/test_redis_cluster_client.py
     settings.configure(CACHES={}, USE_TZ=True)

@@ -1,4 +1,4 @@
-"""bench/report.py: a known result JSON gives the expected Markdown tables and a
+"""python -m cachewright_django.report: a known result JSON gives the expected Markdown tables and a
 self-contained HTML page with well-formed SVG plots; previous run and exit codes."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,10 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
-import report  # noqa: E402
-import resultset  # noqa: E402
+from cachewright_django.report import render as report  # noqa: E402
+from cachewright_django.report import resultset  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "bench"
 RUNS = DATA / "lab"

@@ -4,7 +4,6 @@ clear() never called) proven with a fake cache that refuses everything else."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "django_settings"))
 
 from cachewright_django.bench import BENCH_VERSION  # noqa: E402
 from cachewright_django.bench.runner import LoadSpec, run_load  # noqa: E402

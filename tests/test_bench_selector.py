@@ -1,17 +1,15 @@
-"""bench/selector.py: ranking from requirements, reasons, measured performance."""
+"""cachewright_django.report.selector: ranking from requirements, reasons, measured performance."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
-import selector  # noqa: E402
+from cachewright_django.report import selector  # noqa: E402
 
 RUN = ROOT / "tests" / "data" / "bench" / "lab" / "20250102T000000Z"
 

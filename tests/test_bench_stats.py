@@ -4,14 +4,12 @@ concurrency rule."""
 from __future__ import annotations
 
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "django_settings"))
 
 from cachewright_django.bench import stats, workload  # noqa: E402
 

@@ -3,15 +3,10 @@ backend that breaks items of the contract: each broken item is named, limitation
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "django_settings"))
 
 from django.conf import settings
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
-import deploy_cost  # noqa: E402
+# bench/deploy_cost.py is a script, not a package: loaded from its file (it imports the
+# installed cachewright_django for its plot).
+_SPEC = importlib.util.spec_from_file_location("deploy_cost", ROOT / "bench" / "deploy_cost.py")
+assert _SPEC and _SPEC.loader
+deploy_cost = importlib.util.module_from_spec(_SPEC)
+sys.modules["deploy_cost"] = deploy_cost  # its dataclasses look their module up there
+_SPEC.loader.exec_module(deploy_cost)
 
 
 def test_a_scale_out_inventory_has_the_labs_shape_times_the_factor(tmp_path: Path) -> None:

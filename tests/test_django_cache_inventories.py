@@ -106,7 +106,7 @@ def test_settings_load_in_a_fresh_django_process(rendered: tuple[str, Path], tmp
         (tmp_path / "cache_settings.secrets").mkdir(exist_ok=True)
         for name, value in secrets.items():
             (tmp_path / "cache_settings.secrets" / name).write_text(value + "\n")
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "django_settings")}
+        env = dict(os.environ)  # cachewright_django: installed in the virtualenv
         done = subprocess.run(
             [sys.executable, "-c", IMPORT_CHECK, str(tmp_path)],
             env=env,

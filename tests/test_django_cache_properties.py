@@ -10,20 +10,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
 from test_django_cache_plan import SETTINGS, inventory, plugin
-
-sys.path.insert(0, str(ROOT / "django_settings"))
-
-from django.conf import settings as django_settings
 
 if not django_settings.configured:
     django_settings.configure(CACHES={}, USE_TZ=True)

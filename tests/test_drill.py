@@ -3,15 +3,9 @@ cachewright_django.sentinel (finding a new primary as soon as it is promoted).""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "django_settings"))
-
 from django.conf import settings
 
 if not settings.configured:

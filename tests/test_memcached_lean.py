@@ -15,18 +15,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "django_settings"))
-from django.conf import settings as django_settings
 
 if not django_settings.configured:
     django_settings.configure(CACHES={}, USE_TZ=True)

@@ -11,19 +11,14 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pymemcache.client.hash import HashClient
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "django_settings"))
 from django.conf import settings
+from pymemcache.client.hash import HashClient
 
 if not settings.configured:
     settings.configure(CACHES={}, USE_TZ=True)

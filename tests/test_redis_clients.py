@@ -5,7 +5,6 @@ own clear() is refused (FLUSHDB is @dangerous)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +12,9 @@ from typing import Any
 
 import pytest
 import redis
-
-from conftest import ROOT, load_plugin
-
-sys.path.insert(0, str(ROOT / "django_settings"))
-
 from django.conf import settings
+
+from conftest import load_plugin
 
 if not settings.configured:
     settings.configure(CACHES={}, USE_TZ=True)

@@ -4,7 +4,6 @@ live 6-node Redis Cluster (tests/redis_cluster_fixture.py), including a failover
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,6 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "django_settings"))
 
 from redis_cluster_fixture import APP_PASSWORD, APP_USER, LocalCluster, make_tls_files  # noqa: E402
 

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "django_settings"))
-
 from django.conf import settings
 
 if not settings.configured:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
-
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "django_settings"))
-
 from django.conf import settings
 
 if not settings.configured:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cachewright_django.bench import BENCH_VERSION, KEY_ROOT, SCHEMA
+from cachewright_django.bench import BENCH_VERSION, KEY_ROOT, schema
 from cachewright_django.bench import environment as env
 from cachewright_django.bench.raw import (
     MemcachedTarget,
@@ -314,8 +314,8 @@ class Suite:
                 if isinstance(target, RedisTarget):
                     self._redis_benchmark(alias, target, size)
         environment["loadavg_end"] = env.load_average()
-        return {
-            "schema": SCHEMA,
+        document = {
+            "schema": schema.SCHEMA,
             "run_id": self.run_id,
             "key_prefix": self.prefix,
             "version": BENCH_VERSION,
@@ -331,6 +331,8 @@ class Suite:
             "skipped": self.skipped,
             "notes": self.notes,
         }
+        # In the schema's order; a key the schema does not name fails here, not in the report.
+        return {key: document[key] for key in schema.KEYS}
 
     def _count(self, plans: list[tuple[str, list[Layer], Any]]) -> int:
         opts = self.options

@@ -1,9 +1,12 @@
 """Reading cachebench result documents on the controller (stdlib only).
 
+The document's schema is :mod:`cachewright_django.bench.schema`, the one the writer uses.
+
 A run directory holds one JSON document per app host (``manage.py cachebench --json``),
-stored as ``bench/results/<inventory>/<timestamp>/<host>.json``. Runs of one inventory
-sort by their directory name, so the previous run is the latest sibling directory whose
-name sorts before this one and that holds at least one result.
+stored as ``<results root>/<inventory>/<timestamp>/<host>.json`` (the kit's root:
+``bench/results/``). Runs of one inventory sort by their directory name, so the previous
+run is the latest sibling directory whose name sorts before this one and that holds at
+least one result.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_PREFIX = "cachewright.cachebench/"
+from cachewright_django.bench import schema
+
 # Identity of a measurement across hosts and runs.
 RowKey = tuple[
     str, str, str, str, int, str, str
@@ -81,12 +85,10 @@ def load_document(path: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ResultError(f"{path}: not a readable JSON document: {exc}") from exc
-    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith(SCHEMA_PREFIX):
-        raise ResultError(f"{path}: not a cachebench result (schema {SCHEMA_PREFIX}*)")
-    for name in ("results", "environment", "aliases"):
-        if name not in doc:
-            raise ResultError(f"{path}: missing {name!r}")
-    return doc
+    try:
+        return schema.check(doc)
+    except schema.SchemaError as exc:
+        raise ResultError(f"{path}: {exc}") from exc
 
 
 def load_run(path: Path) -> RunSet:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Rank Django cache backends from a user's requirements, with the reason for every point.
 
-    python bench/selector.py --performance --persistence --distributed [--report RESULT_DIR] [--json]
+    python -m cachewright_django.report.selector --performance --persistence --distributed
+        [--report RESULT_DIR] [--json]
 
 The seed's CacheBackendSelector, corrected (bench/README.md): the database cache is
 shared by every app server, so it counts as distributed; local memory is per process,
@@ -26,9 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from resultset import ResultError, concurrency_order, load_run
+from cachewright_django.report.resultset import ResultError, concurrency_order, load_run
 
 BACKENDS = ("redis", "memcached", "database", "filesystem", "locmem")
 CRITERIA = ("performance", "persistence", "simple_setup", "features", "distributed")

@@ -1,16 +1,17 @@
-#!/usr/bin/env python3
-"""Render a cachebench run as ``report.md`` and a self-contained ``report.html``.
+"""Render a cachebench run as ``report.md``, ``report.html`` and its figures (PNG and SVG).
 
-    python bench/report.py RESULT_DIR [--previous PREV_DIR | --no-previous] [--gates gates.yml] [--out DIR]
+    python -m cachewright_django.report RESULT_DIR [--previous PREV_DIR | --no-previous]
+        [--gates gates.yml] [--out DIR]
 
 RESULT_DIR holds one JSON document per app host (``manage.py cachebench --json``),
-normally ``bench/results/<inventory>/<timestamp>/``. Without ``--previous`` the previous
-run is the latest sibling directory older than RESULT_DIR. The HTML has inline SVG
-plots only (no script, no external asset); every figure states the placement.
+normally ``<results root>/<inventory>/<timestamp>/``. Without ``--previous`` the previous
+run is the latest sibling directory older than RESULT_DIR. Every figure is drawn by
+matplotlib and written next to the report as ``figure-NN-*.png`` and ``.svg``; report.md
+links the PNGs, report.html (a Jinja2 template of this package) inlines the SVGs: no
+script, no external asset. Every figure states the placement.
 
 Exit status: 0 report written and every gate met; 1 report written but a gate missed
 (the table of misses is printed); 2 unusable input (no result, bad JSON, bad gates file).
-Stdlib only, plus PyYAML for the gates file.
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ import itertools
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jinja2
+from matplotlib.figure import Figure
 
-import gates as gates_mod
-from resultset import ResultError, RunSet, concurrency_order, find_previous, load_run, row_key
-from svgplot import bar_chart, line_chart
+from cachewright_django.report import gates as gates_mod
+from cachewright_django.report.figures import SavedFigure, bar_chart, line_chart, save
+from cachewright_django.report.resultset import (
+    ResultError,
+    RunSet,
+    concurrency_order,
+    find_previous,
+    load_run,
+    row_key,
+)
 
 # The report's targets: Django GET at least 0.85x a raw redis-py GET on the same path, and
 # our django-redis settings at least 1.5x Django's built-in RedisCache GET.
@@ -118,37 +126,20 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def html_table(
-    header: Sequence[str],
-    rows: Iterable[Sequence[str]],
-    numeric_from: int = 0,
-    lower_is_better: Iterable[int] = (),
-) -> str:
-    """An HTML table; columns from ``numeric_from`` on are right-aligned; MISSED/below cells and
-    changes marked (a rise is good, except in ``lower_is_better`` columns such as p99)."""
-    inverted = set(lower_is_better)
-    out = [
-        "<table>",
-        "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead>",
-        "<tbody>",
-    ]
-    for row in rows:
-        cells = []
-        for i, text in enumerate(row):
-            classes = []
-            if numeric_from and i >= numeric_from:
-                classes.append("num")
-            change = text.endswith(" %") and text[:1] in "+-"
-            rise = change and text.startswith("+")
-            if text in ("MISSED", "below") or (change and rise == (i in inverted)):
-                classes.append("bad")
-            elif text in ("ok", "meets") or change:
-                classes.append("good")
-            attr = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f"<td{attr}>{escape(text)}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
+def cell_class(text: str, column: int, numeric_from: int = 0, lower_is_better: Iterable[int] = ()) -> str:
+    """The CSS classes of an HTML table cell: columns from ``numeric_from`` on are right-aligned;
+    MISSED/below cells and changes marked (a rise is good, except in ``lower_is_better``
+    columns such as p99)."""
+    classes = []
+    if numeric_from and column >= numeric_from:
+        classes.append("num")
+    change = text.endswith(" %") and text[:1] in "+-"
+    rise = change and text.startswith("+")
+    if text in ("MISSED", "below") or (change and rise == (column in set(lower_is_better))):
+        classes.append("bad")
+    elif text in ("ok", "meets") or change:
+        classes.append("good")
+    return " ".join(classes)
 
 
 # ---------------------------------------------------------------- the report model
@@ -643,8 +634,8 @@ class Report:
 
     # -------------------------------------------------------- figures
 
-    def figures(self) -> list[tuple[str, str]]:
-        """(svg, caption) of every plot: per host, value size and key distribution."""
+    def figures(self) -> list[tuple[Figure, str]]:
+        """(figure, caption) of every plot: per host, value size and key distribution."""
         figures = []
         for host in self.run.hosts:
             env = self.run.docs[host]["environment"]
@@ -663,7 +654,7 @@ class Report:
             figures += self._ratio_figures(django, context)
         return figures
 
-    def _throughput_and_latency(self, part: _Slice) -> list[tuple[str, str]]:
+    def _throughput_and_latency(self, part: _Slice) -> list[tuple[Figure, str]]:
         rows = part.django()
         if not rows:
             return []
@@ -673,7 +664,7 @@ class Report:
         ops = list(dict.fromkeys(o for _, o in at_top))
         subtitle = f"{part.size} B values, {part.dist} keys, concurrency {top}, {part.context}"
         throughput = {(a, o): r.get("ops_per_s") for (a, o), r in at_top.items()}
-        svg1 = bar_chart(
+        fig1 = bar_chart(
             f"Throughput per alias and op (Django layer, {top})",
             subtitle,
             aliases,
@@ -690,13 +681,13 @@ class Report:
         }
         groups = [f"{a} {o}" for a, o in at_top]
         title = f"Latency percentiles per alias and op (Django layer, {top})"
-        svg2 = bar_chart(title, subtitle, groups, list(names.values()), latency, y_label="ms", log=True)
+        fig2 = bar_chart(title, subtitle, groups, list(names.values()), latency, y_label="ms", log=True)
         return [
-            (svg1, f"Throughput (calls per second) per alias and operation; {subtitle}"),
-            (svg2, f"Latency percentiles p50/p95/p99/p99.9 in ms (log scale) from every call; {subtitle}"),
+            (fig1, f"Throughput (calls per second) per alias and operation; {subtitle}"),
+            (fig2, f"Latency percentiles p50/p95/p99/p99.9 in ms (log scale) from every call; {subtitle}"),
         ]
 
-    def _scaling(self, part: _Slice, alias: str) -> list[tuple[str, str]]:
+    def _scaling(self, part: _Slice, alias: str) -> list[tuple[Figure, str]]:
         mine = [r for r in part.rows_of(alias) if r["layer"] != "redis-benchmark"]
         levels = concurrency_order(r["concurrency"] for r in mine)
         if len(levels) < 2:
@@ -725,7 +716,7 @@ class Report:
         ]
         subtitle = f"alias {alias}, {part.size} B, {part.dist} keys, {part.context}"
         x_label = "concurrency (processes x threads)"
-        svg1 = line_chart(
+        fig1 = line_chart(
             f"Scaling: throughput over concurrency ({alias})",
             subtitle,
             levels,
@@ -734,7 +725,7 @@ class Report:
             x_label=x_label,
             refs=ops_refs,
         )
-        svg2 = line_chart(
+        fig2 = line_chart(
             f"Scaling: p99 latency over concurrency ({alias})",
             subtitle,
             levels,
@@ -746,11 +737,11 @@ class Report:
         )
         ceiling = "; dashed: redis-benchmark from the same app host (the server's ceiling)" if bench else ""
         return [
-            (svg1, f"Throughput at each concurrency{ceiling}; {subtitle}"),
-            (svg2, f"p99 latency at each concurrency (log scale){ceiling}; {subtitle}"),
+            (fig1, f"Throughput at each concurrency{ceiling}; {subtitle}"),
+            (fig2, f"p99 latency at each concurrency (log scale){ceiling}; {subtitle}"),
         ]
 
-    def _ratio_figures(self, django: list[dict[str, Any]], context: str) -> list[tuple[str, str]]:
+    def _ratio_figures(self, django: list[dict[str, Any]], context: str) -> list[tuple[Figure, str]]:
         figures = []
         for kind, target, label in (
             ("django/raw", RAW_TARGET, "Django layer / raw client ops/s"),
@@ -768,14 +759,14 @@ class Report:
             levels = concurrency_order(c for _, c in values)
             refs = [(1.0, "parity (1.0)"), (target, f"target {target}")]
             title = f"{label} per alias and op"
-            svg = bar_chart(title, context, groups, levels, values, y_label="ratio", refs=refs)
-            figures.append((svg, f"{label}, one bar per concurrency (processes x threads); {context}"))
+            fig = bar_chart(title, context, groups, levels, values, y_label="ratio", refs=refs)
+            figures.append((fig, f"{label}, one bar per concurrency (processes x threads); {context}"))
         return figures
 
     # -------------------------------------------------------- output
 
-    def markdown(self) -> str:
-        """report.md."""
+    def markdown(self, figures: Sequence[SavedFigure] = ()) -> str:
+        """report.md (the figures as links to their PNG files)."""
         parts = ["# Cache benchmark report", "", *[f"- {line}" for line in self.summary_lines()], ""]
         parts.append("Plots (throughput, latency percentiles, Django/raw ratio, scaling): see report.html.")
         for section in self.sections():
@@ -783,55 +774,42 @@ class Report:
             if section.intro:
                 parts += [section.intro, ""]
             parts.append(md_table(section.header, section.rows) if section.rows else "(none)")
-        return "\n".join(parts) + "\n"
+        if figures:
+            parts += ["", "## Figures", ""]
+            parts += [f"![{f.caption}]({f.name}.png) ([SVG]({f.name}.svg))\n" for f in figures]
+        return "\n".join(parts).rstrip("\n") + "\n"
 
-    def html(self) -> str:
-        """report.html: self-contained, inline SVG, no script."""
-        body = ["<h1>Cache benchmark report</h1>", "<ul>"]
-        body += [f"<li>{escape(line).replace('`', '')}</li>" for line in self.summary_lines()]
-        body.append("</ul>")
+    def html(self, figures: Sequence[SavedFigure] = ()) -> str:
+        """report.html from the package's template: self-contained, inline SVG, no script."""
         sections = self.sections()
-        for section in sections[:2]:  # gates and targets first
-            body += self._html_section(section)
-        body.append("<h2>Figures</h2>")
-        for svg, caption in self.figures():
-            body.append(f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>")
-        for section in sections[2:]:
-            body += self._html_section(section)
-        return HTML_PAGE.format(title="Cache benchmark report", body="\n".join(body))
-
-    @staticmethod
-    def _html_section(section: Section) -> list[str]:
-        out = [f"<h2>{escape(section.title)}</h2>"]
-        if section.intro:
-            out.append(f"<p>{escape(section.intro)}</p>")
-        table = html_table(section.header, section.rows, section.numeric_from, section.lower_is_better)
-        out.append(table if section.rows else "<p>(none)</p>")
-        return out
+        return TEMPLATES.get_template(
+            "report.html.j2"
+        ).render(
+            title="Cache benchmark report",
+            summary=[line.replace("`", "") for line in self.summary_lines()],
+            first=sections[:2],  # gates and targets first
+            rest=sections[2:],
+            figures=figures,
+        )
 
 
-HTML_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 7px; text-align: left; }}
-th {{ background: #f0f0f0; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-td.bad {{ background: #fde2e2; }}
-td.good {{ background: #e3f5e1; }}
-figure {{ display: inline-block; margin: 0.5em 1em 1.5em 0; vertical-align: top; max-width: 880px; }}
-figcaption {{ font-size: 12px; color: #444; max-width: 860px; }}
-</style>
-</head>
-<body>
-{body}
-</body>
-</html>
-"""
+# The HTML page's template (package data): autoescaped, a missing variable is an error.
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("cachewright_django.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TEMPLATES.globals["cell_class"] = cell_class
+
+
+def write(report: Report, out: Path) -> None:
+    """report.md, report.html and the figures' PNG and SVG files in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    figures = save(report.figures(), out)
+    (out / "report.md").write_text(report.markdown(figures), encoding="utf-8")
+    (out / "report.html").write_text(report.html(figures), encoding="utf-8")
 
 
 # ---------------------------------------------------------------- CLI
@@ -864,9 +842,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     report = Report(run, previous, checks)
     out = args.out or (args.result_dir if args.result_dir.is_dir() else args.result_dir.parent)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(report.markdown(), encoding="utf-8")
-    (out / "report.html").write_text(report.html(), encoding="utf-8")
+    write(report, out)
     print(f"report: {out / 'report.md'} and {out / 'report.html'}")
     print(f"previous run: {previous.path if previous else 'none'}")
     if checks is None:
@@ -877,7 +853,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(gates_mod.table(missed))
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,14 +10,14 @@ modules are small and usable alone:
 - :mod:`.raw`: the raw ceilings derived from an alias (redis-py, pymemcache, redis-benchmark)
   and Django's built-in RedisCache on the same server;
 - :mod:`.environment`: where a run happened;
-- :mod:`.suite`: the whole matrix of runs and the JSON document (schema in bench/README.md).
+- :mod:`.suite`: the whole matrix of runs and the JSON document;
+- :mod:`.schema`: the document's schema name and keys (the report reads them from there too).
 
 Safety: every key starts with ``cachebench:<run-id>:``, every Django call passes
 ``version=BENCH_VERSION``, only the bench's own keys are deleted at the end, ``clear()``
 (FLUSHDB on Redis) is never called, and ``--max-rate`` caps the load on an alias.
 """
 
-SCHEMA = "cachewright.cachebench/2"
 KEY_ROOT = "cachebench"
 # The cache VERSION of every key the bench writes through Django (never an app's version).
 BENCH_VERSION = 424242
