@@ -210,7 +210,7 @@ def render(template: str, variables: dict[str, Any]) -> str:
     import jinja2  # noqa: PLC0415 - Ansible's templating engine, with its own filters here
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True)
-    env.filters["redis_server_acl"] = rs.redis_server_acl
+    env.filters["cachewright.cache.redis_server_acl"] = rs.redis_server_acl
     return env.get_template(template).render(**variables)
 
 

@@ -74,23 +74,24 @@ def peer_address(hostvars: Mapping[str, Any], host: str) -> str:
     return str(hostvars.get("redis_server_address") or default or host)
 
 
-def redis_ports(port: int, tls_port: int | None, tls: bool, keep_plain: bool) -> tuple[int, int]:
+def redis_ports(port: Any, tls_port: Any, tls: bool, keep_plain: bool) -> tuple[Any, Any]:
     """The (plain, TLS) ports an instance serves; 0 is off.
 
     Without TLS the instance's port is plain. With TLS only, its port is the TLS port and the
-    plain one is off. With TLS and the plain port kept, TLS is on its tls_port.
+    plain one is off. With TLS and the plain port kept, TLS is on its tls_port. The values are
+    passed through as given (the input checks run on the result).
     """
     if not tls:
-        return int(port), 0
+        return port, 0
     if not keep_plain:
-        return 0, int(port)
-    return int(port), int(tls_port or 0)
+        return 0, port
+    return port, tls_port or 0
 
 
 def redis_replication_port(instance: Mapping[str, Any], tls: bool, keep_plain: bool) -> int:
     """The port a replica reaches its primary at: over TLS whenever TLS is on (tls-replication)."""
-    plain, secure = redis_ports(int(instance.get("port") or 0), instance.get("tls_port"), tls, keep_plain)
-    return secure if tls else plain
+    plain, secure = redis_ports(instance.get("port") or 0, instance.get("tls_port"), tls, keep_plain)
+    return int(secure if tls else plain)
 
 
 def redis_instance_of(hostvars: Mapping[str, Any], host: str, name: str) -> dict[str, Any] | None:
@@ -112,7 +113,7 @@ def redis_client_host(host: str, hv: Mapping[str, Any]) -> dict[str, Any]:
     instances = []
     for inst in hv.get("redis_server_instances") or REDIS_DEFAULT_INSTANCES:
         purpose = inst.get("purpose") or "cache"
-        plain, secure = redis_ports(int(inst["port"]), inst.get("tls_port"), tls, keep_plain)
+        plain, secure = redis_ports(int(inst["port"]), int(inst.get("tls_port") or 0), tls, keep_plain)
         instances.append(
             {
                 "name": inst["name"],
