@@ -153,7 +153,7 @@ def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, con
     assert not any("/molecule/" in n for n in names)
 
     # Installed as a user installs it; its dependencies come with the `ansible` package.
-    run(
+    installed = run(
         [
             str(BIN / "ansible-galaxy"),
             "collection",
@@ -165,6 +165,8 @@ def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, con
         ],
         cwd=tmp_path,
     )
+    manifest = collections / "ansible_collections/cachewright/cache/MANIFEST.json"
+    assert manifest.is_file(), installed.stdout + installed.stderr
     (user / "hosts.yml").write_text(INVENTORY)
     (user / "site.yml").write_text("---\n" + PLAYBOOK)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
