@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,22 +104,36 @@ def containers() -> Iterator[None]:
     shared = yaml.safe_load((ROOT / "molecule/shared/platform_defaults.yml").read_text())
     platform, ca = shared["cw_platform_defaults"], Path(shared["cw_controller_ca_bundle"])
     remove_containers()
-    docker("network", "create", NETWORK)
-    for name in (CACHE, APP):
-        argv = ["run", "-d", "--name", name, "--hostname", name, "--network", NETWORK]
-        argv += [f"--cap-add={cap}" for cap in platform["capabilities"]]
-        argv += [f"--tmpfs={path}" for path in platform["tmpfs"]]
-        argv += [f"--volume={volume}" for volume in platform["volumes"]]
-        argv += [f"--env={key}={value}" for key, value in platform["env"].items()]
-        if ca.is_file():
-            inside = "/etc/cachewright/controller-ca.crt"
-            argv += [f"--volume={ca}:{inside}:ro", f"--env=PIP_CERT={inside}"]
-        docker(*argv, platform["image"], platform["command"])
-    for name in (CACHE, APP):
-        state = docker("exec", name, "systemctl", "is-system-running", "--wait", check=False).stdout.strip()
-        assert state in ("running", "degraded"), f"{name}: systemd {state}"
-    yield
-    remove_containers()
+    try:
+        docker("network", "create", NETWORK)
+        for name in (CACHE, APP):
+            argv = ["run", "-d", "--name", name, "--hostname", name, "--network", NETWORK]
+            argv += [f"--cap-add={cap}" for cap in platform["capabilities"]]
+            argv += [f"--tmpfs={path}" for path in platform["tmpfs"]]
+            argv += [f"--volume={volume}" for volume in platform["volumes"]]
+            argv += [f"--env={key}={value}" for key, value in platform["env"].items()]
+            if ca.is_file():
+                inside = "/etc/cachewright/controller-ca.crt"
+                argv += [f"--volume={ca}:{inside}:ro", f"--env=PIP_CERT={inside}"]
+            docker(*argv, platform["image"], platform["command"])
+        for name in (CACHE, APP):
+            wait_for_boot(name, shared["cw_boot_timeout"])
+        yield
+    finally:
+        remove_containers()
+
+
+def wait_for_boot(name: str, seconds: float) -> None:
+    """Until systemd in the container has booted (running, or degraded by a unit that failed)."""
+    deadline, state = time.monotonic() + seconds, ""
+    while time.monotonic() < deadline:
+        # Right after `docker run` the container's bus may not answer yet: then there is no state.
+        done = docker("exec", name, "systemctl", "is-system-running", "--wait", check=False)
+        state = done.stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"{name}: systemd did not boot in {seconds} s ({state or 'no answer'})")
 
 
 def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, containers: None) -> None:
