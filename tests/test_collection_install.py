@@ -139,10 +139,13 @@ def wait_for_boot(name: str, seconds: float) -> None:
 def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, containers: None) -> None:
     dist, collections, user = tmp_path / "dist", tmp_path / "collections", tmp_path / "site"
     user.mkdir()
-    run(
-        [str(BIN / "ansible-galaxy"), "collection", "build", str(ROOT), "--output-path", str(dist)],
-        cwd=tmp_path,
-    )
+    # The user's environment: none of the kit's Ansible settings (scripts/lib.sh exports its
+    # ansible.cfg), only the collections path the collection is installed into.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_PIPELINING="true", ANSIBLE_NOCOWS="1")
+    build = [str(BIN / "ansible-galaxy"), "collection", "build", str(ROOT), "--output-path", str(dist)]
+    run(build, cwd=tmp_path, env=env)
     with tarfile.open(dist / TARBALL) as tar:
         names = set(tar.getnames())
     for wanted in (
@@ -179,15 +182,12 @@ def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, con
             str(dist / TARBALL),
         ],
         cwd=tmp_path,
+        env=env,
     )
     manifest = collections / "ansible_collections/cachewright/cache/MANIFEST.json"
     assert manifest.is_file(), installed.stdout + installed.stderr
     (user / "hosts.yml").write_text(INVENTORY)
     (user / "site.yml").write_text("---\n" + PLAYBOOK)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    # Only the installed collection: not the repository, not its ansible.cfg.
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_PIPELINING="true", ANSIBLE_NOCOWS="1")
     done = run([str(BIN / "ansible-playbook"), "-i", "hosts.yml", "site.yml"], cwd=user, env=env)
     print(textwrap.indent(done.stdout[-1500:], "    "))
     recap = [
