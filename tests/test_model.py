@@ -78,3 +78,14 @@ def test_integer_problem_names_what_is_wrong() -> None:
     assert model.integer_problem(9, 0, 5) == "9 is not between 0 and 5"
     assert model.number_problem("3", True, 0, 5) == "'3' is not an integer"
     assert model.number_problem(0.5, False, 0, 5) is None
+
+
+def test_group_addresses_as_a_firewall_sees_them() -> None:
+    groups = {"app": ["web-1", "web-2"], "redis": ["r-1", "web-1"]}
+    hostvars = {"web-1": {"ansible_host": "10.0.0.1"}, "web-2": {}, "r-1": {"ansible_host": "10.0.0.9"}}
+    assert model.group_addresses(["app", "redis", "missing"], groups, hostvars) == [
+        "10.0.0.1",
+        "web-2",
+        "10.0.0.9",
+    ]
+    assert model.group_addresses([], groups, hostvars) == []

@@ -65,6 +65,18 @@ def client_address(hostvars: Mapping[str, Any], host: str, var: str) -> str:
     return str(hostvars.get(var) or hostvars.get("ansible_host") or host)
 
 
+def group_addresses(names: list[str], groups: Mapping[str, Any], hostvars: Mapping[str, Any]) -> list[str]:
+    """The addresses of the hosts of these inventory groups, as a firewall sees them: each host's
+    ansible_host, else its inventory name. A host in two groups counts once; a group the
+    inventory does not have is skipped."""
+    hosts: list[str] = []
+    for name in names or []:
+        for host in groups.get(name) or []:
+            if host not in hosts:
+                hosts.append(host)
+    return [str((hostvars.get(host) or {}).get("ansible_host") or host) for host in hosts]
+
+
 def peer_address(hostvars: Mapping[str, Any], host: str) -> str:
     """The address other servers (replicas, Sentinels) reach a Redis host at: its
     redis_server_address, else the address of its default route (as Redis announces itself),

@@ -1,0 +1,17 @@
+"""Filters of the shared model, used as cachewright.cache.<name> by every role.
+
+The code is in plugins/module_utils/cachewright_model.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import group_addresses
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"group_addresses": group_addresses}
