@@ -160,3 +160,17 @@ def test_rebalance_is_needed_only_for_an_uneven_or_empty_primary() -> None:
     assert rebalance_needed(uneven)
     # A slot being migrated ([...]) is not counted twice.
     assert not rebalance_needed(NODES.replace("0-5460", "0-5460 [5461->-ccc]"))
+
+
+# -- the restart path's choice of replica ---------------------------------------------------
+def test_a_primary_hands_its_role_to_a_replica_it_can_follow_back() -> None:
+    from ansible.module_utils.cachewright_redis import Replica  # noqa: PLC0415
+    from ansible.module_utils.cachewright_redis_restart import swap_target  # noqa: PLC0415
+
+    newer = Replica("10.0.0.13", 6379, "online", 100)
+    same = Replica("10.0.0.12", 6379, "online", 100)
+    versions = {newer.address: "8.0.2", same.address: "7.0.15"}
+    # Listed first and as advanced, the newer replica is still passed over.
+    assert swap_target([newer, same], versions, "7.0.15") is same
+    assert swap_target([newer, Replica("10.0.0.12", 6379, "wait_bgsave", 200)], versions, "7.0.15") is newer
+    assert swap_target([same, Replica("10.0.0.14", 6379, "online", 150)], versions, "7.0.15").offset == 150
