@@ -36,15 +36,27 @@ def documented() -> dict[str, set[str]]:
 
 
 def spec_keys(path: Path) -> set[str]:
-    """The option names of a module's argument spec: the literal keys of its spec dicts,
-    plus those of the shared specs it spreads in."""
+    """The option names of a module's argument spec: the literal keys of its spec dicts
+    (not those of an option's suboptions), plus those of the shared specs it spreads in."""
     source = path.read_text(encoding="utf-8")
     tree = ast.parse(source)
+    suboptions = {
+        id(value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key, value in zip(node.keys, node.values, strict=True)
+        if isinstance(key, ast.Constant) and key.value == "options"
+    }
     keys: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Dict) and any(
-            isinstance(v, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "type" for k in v.keys)
-            for v in node.values
+        if (
+            isinstance(node, ast.Dict)
+            and id(node) not in suboptions
+            and any(
+                isinstance(v, ast.Dict)
+                and any(isinstance(k, ast.Constant) and k.value == "type" for k in v.keys)
+                for v in node.values
+            )
         ):
             keys |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
     if "access_argument_spec()" in source:

@@ -71,14 +71,3 @@ def test_timings_are_bounded_and_named() -> None:
         "redis_sentinel_monitors[0].parallel_syncs: 0 is not an integer from 1 to 1000",
         "redis_sentinel_down_after_milliseconds: -5000 is not an integer from 100 to 2147483647",
     ]
-
-
-def test_set_args_for_a_new_and_a_known_primary() -> None:
-    (eff,) = rsm.redis_sentinel_effective([MONITOR], SETTINGS, HOSTVARS)
-    new = rsm.redis_sentinel_set_args(eff, ["ERR No such master with that name"], "cw-sentinel", "pw")
-    assert new[-4:] == ["auth-user", "cw-sentinel", "auth-pass", "pw"] and "quorum" in new
-    known = ["name", "cache", "quorum", "2", "down-after-milliseconds", "5000", "failover-timeout", "60000",
-             "parallel-syncs", "1"]  # fmt: skip
-    assert rsm.redis_sentinel_set_args(eff, known, "cw-sentinel", "pw") == []
-    known[3] = "3"
-    assert rsm.redis_sentinel_set_args(eff, known, "cw-sentinel", "pw") == ["quorum", "2"]

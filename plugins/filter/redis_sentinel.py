@@ -10,7 +10,6 @@ from typing import Any
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_sentinel_plan import (
     redis_sentinel_effective,
     redis_sentinel_problems,
-    redis_sentinel_set_args,
 )
 
 
@@ -21,5 +20,4 @@ class FilterModule:
         return {
             "redis_sentinel_effective": redis_sentinel_effective,
             "redis_sentinel_problems": redis_sentinel_problems,
-            "redis_sentinel_set_args": redis_sentinel_set_args,
         }

@@ -24,6 +24,7 @@ from typing import Any
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
     PAUSE_MS,
     Access,
+    Replica,
     discover_sentinels,
     gate_in_sync,
     gate_up,
@@ -37,6 +38,21 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     Handover,
     replica_address,
 )
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A Redis version (7.0.15) as numbers, for comparison."""
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def swap_target(replicas: list[Replica], versions: dict[tuple[str, int], str], own: str) -> Replica:
+    """The replica a primary hands its role to before it restarts as that replica's replica:
+    the most advanced online one among those not newer than the primary (an older replica
+    cannot load a newer primary's data, so the old primary could not follow a newer one);
+    the most advanced online one when every replica is newer."""
+    online = [r for r in replicas if r.state == "online"]
+    fitting = [r for r in online if version_key(versions.get(r.address, own)) <= version_key(own)]
+    return max(fitting or online, key=lambda r: r.offset)
 
 
 @dataclass
@@ -115,10 +131,14 @@ class Restarter:
         """A primary whose replicas Ansible points: FAILOVER TO its most advanced replica,
         restart as that replica's replica, then FAILOVER back."""
         client = self.local(name)
-        target = max(
-            (r for r in replicas_of(client.info("replication")) if r.state == "online"),
-            key=lambda r: r.offset,
-        )
+        replicas = replicas_of(client.info("replication"))
+        versions = {}
+        for replica in replicas:
+            with contextlib.suppress(redis.RedisError, OSError):
+                versions[replica.address] = str(
+                    self.access.remote(replica.host, replica.port).info("server")["redis_version"]
+                )
+        target = swap_target(replicas, versions, str(client.info("server")["redis_version"]))
         self.handover.failover_to(client, target.host, target.port, name)
         self.restart_replica(name)
         peer = self.access.remote(target.host, target.port)

@@ -109,24 +109,3 @@ def _integer(value: Any, otherwise: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return otherwise
-
-
-def redis_sentinel_set_args(
-    monitor: dict[str, Any], master_lines: list[str], auth_user: str, auth_password: str
-) -> list[str]:
-    """The `SENTINEL SET <name> ...` arguments that bring Sentinel to the wanted settings.
-
-    master_lines is the output of `SENTINEL MASTER <name>` (field and value on alternate
-    lines), or an error when Sentinel did not know the primary before this run: then
-    every tunable and Sentinel's credentials are set.
-    """
-    new = not master_lines or master_lines[0].startswith("ERR")
-    now = {} if new else dict(zip(master_lines[0::2], master_lines[1::2], strict=False))
-    args: list[str] = []
-    for key in TUNABLES:
-        field = key.replace("_", "-")
-        if now.get(field) != str(monitor[key]):
-            args += [field, str(monitor[key])]
-    if new:
-        args += ["auth-user", auth_user, "auth-pass", auth_password]
-    return args
