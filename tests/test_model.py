@@ -54,9 +54,6 @@ def test_ports_with_and_without_tls() -> None:
     assert model.redis_ports(6379, None, tls=False, keep_plain=False) == (6379, 0)
     assert model.redis_ports(6379, None, tls=True, keep_plain=False) == (0, 6379)
     assert model.redis_ports(6379, 16379, tls=True, keep_plain=True) == (6379, 16379)
-    # Replicas reach a primary over TLS whenever TLS is on.
-    assert model.redis_replication_port({"port": 6379, "tls_port": 16379}, tls=True, keep_plain=True) == 16379
-    assert model.redis_replication_port({"port": 6379}, tls=False, keep_plain=False) == 6379
 
 
 def test_the_purpose_gives_the_persistence() -> None:
@@ -89,3 +86,22 @@ def test_group_addresses_as_a_firewall_sees_them() -> None:
         "10.0.0.9",
     ]
     assert model.group_addresses([], groups, hostvars) == []
+
+
+def test_what_a_replica_knows_of_its_primaries() -> None:
+    hostvars = {
+        "r-1": {
+            "ansible_facts": {"default_ipv4": {"address": "10.1.0.7"}},
+            "redis_server_instances": [
+                {"name": "cache", "port": 6379, "tls_port": 16379},
+                {"name": "s", "port": 6380},
+            ],
+        }
+    }
+    assert model.redis_primaries(["r-1"], hostvars) == {
+        "r-1": {
+            "address": "10.1.0.7",
+            "ports": {"cache": 6379, "s": 6380},
+            "tls_ports": {"cache": 16379, "s": 0},
+        }
+    }

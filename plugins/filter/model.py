@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import group_addresses
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+    group_addresses,
+    redis_primaries,
+)
 
 
 class FilterModule:
     """Ansible entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"group_addresses": group_addresses}
+        return {"group_addresses": group_addresses, "redis_primaries": redis_primaries}

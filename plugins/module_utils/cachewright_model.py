@@ -100,10 +100,19 @@ def redis_ports(port: Any, tls_port: Any, tls: bool, keep_plain: bool) -> tuple[
     return port, tls_port or 0
 
 
-def redis_replication_port(instance: Mapping[str, Any], tls: bool, keep_plain: bool) -> int:
-    """The port a replica reaches its primary at: over TLS whenever TLS is on (tls-replication)."""
-    plain, secure = redis_ports(instance.get("port") or 0, instance.get("tls_port"), tls, keep_plain)
-    return int(secure if tls else plain)
+def redis_primaries(hosts: list[str], hostvars: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a replica needs to know of each primary host: the address it reaches it at (its
+    peer address) and the port and tls_port of each of its instances, by name."""
+    primaries = {}
+    for host in hosts:
+        hv = hostvars.get(host) or {}
+        instances = hv.get("redis_server_instances") or []
+        primaries[host] = {
+            "address": peer_address(hv, host),
+            "ports": {i["name"]: i.get("port") or 0 for i in instances},
+            "tls_ports": {i["name"]: i.get("tls_port") or 0 for i in instances},
+        }
+    return primaries
 
 
 def redis_instance_of(hostvars: Mapping[str, Any], host: str, name: str) -> dict[str, Any] | None:
