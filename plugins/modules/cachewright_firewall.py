@@ -54,7 +54,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Keep the memcached ports to the app hosts
-  cachewright_firewall:
+  cachewright.cache.cachewright_firewall:
     table: cachewright_memcached
     rules:
       - name: memcached_firewall_client_groups

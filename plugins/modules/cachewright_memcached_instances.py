@@ -44,7 +44,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Restart memcached@pool, keeping its cache
-  cachewright_memcached_instances:
+  cachewright.cache.cachewright_memcached_instances:
     instances: [{name: pool, port: 11211, address: 127.0.0.1, tls: false}]
     state: restarted
 """

@@ -62,7 +62,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Form the cluster, or add new nodes to it
-  cachewright_redis_cluster:
+  cachewright.cache.cachewright_redis_cluster:
     nodes:
       - {address: 10.0.0.11, port: 7000}
       - {address: 10.0.0.12, port: 7000}

@@ -41,7 +41,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Fail the cache group over
-  cachewright_redis_failover:
+  cachewright.cache.cachewright_redis_failover:
     instance: cache
     mode: demote
     admin_user: cw-admin

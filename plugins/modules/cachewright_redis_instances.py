@@ -40,7 +40,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Restart the instances whose settings changed, without losing data
-  cachewright_redis_instances:
+  cachewright.cache.cachewright_redis_instances:
     instances: [cache, sessions]
     state: restarted
     admin_user: cw-admin

@@ -55,7 +55,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Make replicas follow their primary, and primaries stand alone
-  cachewright_redis_replication:
+  cachewright.cache.cachewright_redis_replication:
     instances:
       cache: {host: redis-1, instance: cache}
     primaries:

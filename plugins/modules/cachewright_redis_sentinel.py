@@ -56,7 +56,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Restart Sentinel, gated
-  cachewright_redis_sentinel:
+  cachewright.cache.cachewright_redis_sentinel:
     state: restarted
     unit: redis-sentinel@main.service
     password: "{{ redis_sentinel_password }}"

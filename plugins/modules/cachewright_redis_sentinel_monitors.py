@@ -89,7 +89,7 @@ author: Cachewright
 
 EXAMPLES = r"""
 - name: Watch the primaries
-  cachewright_redis_sentinel_monitors:
+  cachewright.cache.cachewright_redis_sentinel_monitors:
     monitors:
       - name: main
         address: 10.0.0.11
