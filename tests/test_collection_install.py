@@ -3,7 +3,8 @@ of its own, and used from an empty directory outside the repository, with the us
 inventory and playbook that name the roles by their fully qualified names only.
 
 The playbook deploys memcached and Redis on one container and generates the Django settings on
-another; roles/django_cache proves every alias live from the app container over the network.
+another; roles/django_cache proves every alias live from the app container over the network, and
+roles/cache_bench measures them and renders its report on the controller.
 
 Slow (two systemd containers, a real deployment): it runs when CW_COLLECTION_E2E=1, as the
 test command's "collection" step does.
@@ -62,6 +63,16 @@ all:
           default: {{backend: redis, group: redis, instance: cache, user: django}}
           sessions: {{backend: redis, group: redis, instance: cache, db: 1, user: django}}
           fragments: {{backend: memcached, group: memcached}}
+        # The post-deploy benchmark, short: its report is rendered on the controller.
+        cache_bench_ops: [get, set]
+        cache_bench_duration: 0.2
+        cache_bench_warmup: 0.05
+        cache_bench_repetitions: 2
+        cache_bench_concurrency: ["1"]
+        cache_bench_compare_builtin: []
+        cache_bench_redis_benchmark_requests: 2000
+        cache_bench_gates:
+          - {{alias: "*", op: get, min_ops_per_s: 50}}
 """
 
 PLAYBOOK = """\
@@ -76,10 +87,11 @@ PLAYBOOK = """\
   roles:
     - role: cachewright.cache.redis_server
 
-- name: The Django settings, proven live
+- name: The Django settings, proven live, and the benchmark
   hosts: app
   roles:
     - role: cachewright.cache.django_cache
+    - role: cachewright.cache.cache_bench
 """
 
 
@@ -201,3 +213,12 @@ def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, con
     settings = docker("exec", APP, "cat", "/etc/cachewright/django/cache_settings.py").stdout
     assert settings.startswith("# Ansible managed (roles/django_cache)")
     assert f"{CACHE}:6379" in settings and f"{CACHE}:11211" in settings
+
+    # The benchmark ran on the app host; its results and report are in the user's directory.
+    runs = list((user / "bench-results" / "site").iterdir())
+    assert len(runs) == 1, runs
+    files = {path.name for path in runs[0].iterdir()}
+    assert {f"{APP}.json", "report.md", "report.html"} <= files, files
+    assert any(name.endswith(".png") for name in files) and any(name.endswith(".svg") for name in files), (
+        files
+    )
