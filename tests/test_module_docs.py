@@ -10,7 +10,10 @@ import subprocess
 from pathlib import Path
 
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import service_argument_spec
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import access_argument_spec
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
+    access_argument_spec,
+    local_sentinel_argument_spec,
+)
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
     tls_client_argument_spec,
 )
@@ -63,6 +66,8 @@ def spec_keys(path: Path) -> set[str]:
         keys |= set(access_argument_spec())
     if "service_argument_spec()" in source:
         keys |= set(service_argument_spec())
+    if "local_sentinel_argument_spec()" in source:
+        keys |= set(local_sentinel_argument_spec())
     if "tls_client_argument_spec()" in source:
         keys |= set(tls_client_argument_spec())
     return keys

@@ -52,6 +52,31 @@ def access_argument_spec() -> dict[str, Any]:
     }
 
 
+def local_sentinel_argument_spec() -> dict[str, Any]:
+    """The options a module reaches this host's own Sentinel with (port on 127.0.0.1, the
+    Sentinels' password, TLS and the client's files)."""
+    return {
+        "port": {"type": "int", "default": 26379},
+        "password": {"type": "str", "default": "", "no_log": True},
+        "tls": {"type": "bool", "default": False},
+        **tls_client_argument_spec(),
+    }
+
+
+def local_sentinel(params: dict[str, Any]) -> redis.Redis:
+    """A client of this host's Sentinel, from the options of local_sentinel_argument_spec()."""
+    access = Access(
+        admin_user="",
+        admin_password="",
+        tls=params["tls"],
+        ca_certificate=params["tls_ca_certificate"] or "",
+        certificate=params["tls_certificate"] or "",
+        private_key=params["tls_private_key"] or "",
+        sentinel_password=params["password"],
+    )
+    return access.sentinel("127.0.0.1", params["port"])
+
+
 def require_redis(module: Any) -> None:
     """Stop the module with a clear message when redis-py is missing; a check run on a host
     that has not got it yet reports nothing to do."""

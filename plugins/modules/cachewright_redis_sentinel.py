@@ -77,14 +77,12 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import process_outdated
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
-    Access,
     GateError,
+    local_sentinel,
+    local_sentinel_argument_spec,
     redis,
     require_redis,
     wait_until,
-)
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
-    tls_client_argument_spec,
 )
 
 
@@ -119,28 +117,16 @@ def main() -> None:
         argument_spec={
             "state": {"type": "str", "choices": ["info", "restarted"], "default": "info"},
             "unit": {"type": "str", "required": True},
-            "port": {"type": "int", "default": 26379},
-            "password": {"type": "str", "default": "", "no_log": True},
-            "tls": {"type": "bool", "default": False},
             "daemon_reload": {"type": "bool", "default": False},
             "only_outdated": {"type": "bool", "default": False},
             "wait_seconds": {"type": "int", "default": 60},
-            **tls_client_argument_spec(),
+            **local_sentinel_argument_spec(),
         },
         supports_check_mode=True,
     )
     require_redis(module)
     params = module.params
-    access = Access(
-        admin_user="",
-        admin_password="",
-        tls=params["tls"],
-        ca_certificate=params["tls_ca_certificate"] or "",
-        certificate=params["tls_certificate"] or "",
-        private_key=params["tls_private_key"] or "",
-        sentinel_password=params["password"],
-    )
-    client = access.sentinel("127.0.0.1", params["port"])
+    client = local_sentinel(params)
     try:
         before = masters(client)
     except (redis.RedisError, OSError):

@@ -115,8 +115,9 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
-    Access,
     GateError,
+    local_sentinel,
+    local_sentinel_argument_spec,
     redis,
     require_redis,
     wait_until,
@@ -127,9 +128,6 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     monitor_plan,
     safe_args,
     sentinel_fields,
-)
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
-    tls_client_argument_spec,
 )
 
 
@@ -162,28 +160,16 @@ def main() -> None:
                     "instance": {"type": "str"},
                 },
             },
-            "port": {"type": "int", "default": 26379},
-            "password": {"type": "str", "default": "", "no_log": True},
-            "tls": {"type": "bool", "default": False},
             "auth_user": {"type": "str", "default": ""},
             "auth_password": {"type": "str", "default": "", "no_log": True},
             "wait_seconds": {"type": "int", "default": 20},
-            **tls_client_argument_spec(),
+            **local_sentinel_argument_spec(),
         },
         supports_check_mode=True,
     )
     require_redis(module)
     params = module.params
-    access = Access(
-        admin_user="",
-        admin_password="",
-        tls=params["tls"],
-        ca_certificate=params["tls_ca_certificate"] or "",
-        certificate=params["tls_certificate"] or "",
-        private_key=params["tls_private_key"] or "",
-        sentinel_password=params["password"],
-    )
-    client = access.sentinel("127.0.0.1", params["port"])
+    client = local_sentinel(params)
     running = True
     try:
         wait_until(
