@@ -53,6 +53,10 @@ CEILING_LAYERS = ("raw-redis-py", "raw-pymemcache", "raw-pylibmc", "builtin-redi
 # ---------------------------------------------------------------- formatting
 
 
+# The headers of ident_cells' columns.
+IDENT_HEADER = ["host", "alias", "layer", "op", "size B", "dist", "conc"]
+
+
 def ident_cells(r: dict[str, Any]) -> list[str]:
     """The columns that name a measurement: host, alias, layer, op, size, distribution, concurrency."""
     names = (r["host"], r["alias"], r["layer"], r["op"], str(r["value_size"]), r["distribution"])
@@ -416,13 +420,7 @@ class Report:
         return Section(
             "Ceilings: raw clients, built-in RedisCache, redis-benchmark",
             [
-                "host",
-                "alias",
-                "layer",
-                "op",
-                "size B",
-                "dist",
-                "conc",
+                *IDENT_HEADER,
                 "ops/s",
                 "p50 ms",
                 "p99 ms",
@@ -458,13 +456,7 @@ class Report:
         return Section(
             "Change against the previous run",
             [
-                "host",
-                "alias",
-                "layer",
-                "op",
-                "size B",
-                "dist",
-                "conc",
+                *IDENT_HEADER,
                 "ops/s before",
                 "ops/s now",
                 "ops/s change",
