@@ -29,7 +29,11 @@ from redis_cluster_fixture import make_tls_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
+import cachewright_django  # noqa: E402
 from cachewright_django.report import render as report  # noqa: E402
+
+# The package this test imports: the bench process runs the same one.
+PACKAGE_ROOT = Path(cachewright_django.__file__).resolve().parent.parent
 
 PASSWORD = "test-only-bench-app-password"
 for binary in ("redis-server", "memcached", "redis-benchmark"):
@@ -161,7 +165,7 @@ def bench_run(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> tup
     out = result_dir / "app1.json"
     env = {
         **os.environ,
-        "PYTHONPATH": str(project),
+        "PYTHONPATH": os.pathsep.join((str(project), str(PACKAGE_ROOT))),
         "DJANGO_SETTINGS_MODULE": "benchsettings",
     }
     argv = [
@@ -248,6 +252,27 @@ def test_connection_derived_from_the_alias_and_no_password_recorded(bench_run, s
     assert PASSWORD not in text
     assert doc["environment"]["placement"] == "test: client and servers on one VM"
     assert doc["environment"]["hiredis_available"] is True
+
+
+def test_the_server_behind_each_alias_is_named(bench_run):
+    doc, _, output = bench_run
+    redis_version = (
+        subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=True)
+        .stdout.split("v=")[1]
+        .split()[0]
+    )
+    memcached_version = subprocess.run(
+        ["memcached", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    servers = {alias: info["server_software"] for alias, info in doc["aliases"].items()}
+    assert servers == {
+        "default": f"Redis {redis_version}",  # INFO server through the ACL user
+        "secure": f"Redis {redis_version}",  # and through TLS
+        "sessions": f"memcached {memcached_version}",
+        "libmc": f"memcached {memcached_version}",
+        "guarded": "local memory",
+    }
+    assert f"default: server Redis {redis_version}" in output
 
 
 def test_only_the_bench_keys_were_deleted(bench_run, servers):

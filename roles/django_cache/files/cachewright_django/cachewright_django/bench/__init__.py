@@ -10,6 +10,7 @@ modules are small and usable alone:
 - :mod:`.raw`: the raw ceilings derived from an alias (redis-py, pymemcache, redis-benchmark)
   and Django's built-in RedisCache on the same server;
 - :mod:`.environment`: where a run happened;
+- :mod:`.server`: the server software behind each alias (``Valkey 8.1.1``, ``Redis 7.0.15``);
 - :mod:`.suite`: the whole matrix of runs and the JSON document;
 - :mod:`.schema`: the document's schema name and keys (the report reads them from there too).
 

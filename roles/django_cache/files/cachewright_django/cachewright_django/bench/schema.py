@@ -8,6 +8,7 @@ are described in bench/README.md ("Result JSON").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 FAMILY = "cachewright.cachebench/"
@@ -36,6 +37,11 @@ KEYS = (
 )
 # What the report cannot do without.
 REQUIRED = ("results", "environment", "aliases")
+# The key of ``aliases.<alias>`` naming the server software behind the alias: ``Valkey 8.1.1``,
+# ``Redis 7.0.15``, ``memcached 1.6.18``, ``Redis 7.0.15 + Valkey 8.1.1`` (servers that differ),
+# a backend kind without a server (``local memory``, ``database``, ``filesystem``), or null
+# when it could not be read. Optional: documents written before it lack it.
+ALIAS_SERVER = "server_software"
 
 
 class SchemaError(ValueError):
@@ -51,3 +57,9 @@ def check(doc: Any) -> dict[str, Any]:
         if name not in doc:
             raise SchemaError(f"missing {name!r}")
     return doc
+
+
+def alias_server(info: Any) -> str | None:
+    """The server label of an ``aliases.<alias>`` object (None: unknown or not recorded)."""
+    value = info.get(ALIAS_SERVER) if isinstance(info, Mapping) else None
+    return str(value) if value else None

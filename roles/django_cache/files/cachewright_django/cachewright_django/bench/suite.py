@@ -43,6 +43,7 @@ from cachewright_django.bench.raw import (
     run_redis_benchmark,
 )
 from cachewright_django.bench.runner import LoadResult, LoadSpec, Progress, error_text, run_load
+from cachewright_django.bench.server import UNKNOWN, alias_server
 from cachewright_django.bench.sessions import DjangoSession, KeySpace, Session
 from cachewright_django.bench.workload import (
     READ_OPS,
@@ -249,6 +250,7 @@ class Suite:
             "raw_target": None,
             "raw_skipped": None,
             "builtin": None,
+            schema.ALIAS_SERVER: None,
         }
         client = getattr(cache, "client", None)
         if info["kind"] == "redis" and client is not None and hasattr(client, "_serializer"):
@@ -278,6 +280,7 @@ class Suite:
                 continue
             info = self.describe_alias(alias, cache)
             layers, target = self._layers(alias, cache, info)
+            info[schema.ALIAS_SERVER] = self._server(alias, cache, target)
             aliases[alias] = info
             plans.append((alias, layers, target))
         self.runs_total = self._count(plans)
@@ -333,6 +336,13 @@ class Suite:
         }
         # In the schema's order; a key the schema does not name fails here, not in the report.
         return {key: document[key] for key in schema.KEYS}
+
+    def _server(self, alias: str, cache: Any, target: Any) -> str | None:
+        """The server label of an alias; what kept a server from being read goes to the notes."""
+        label, problems = alias_server(cache, target)
+        self.notes += [f"{alias}: could not read the server software: {p}" for p in problems]
+        self.progress(f"{alias}: server {label or UNKNOWN}")
+        return label
 
     def _count(self, plans: list[tuple[str, list[Layer], Any]]) -> int:
         opts = self.options

@@ -27,6 +27,7 @@ from typing import Any
 import jinja2
 from matplotlib.figure import Figure
 
+from cachewright_django.bench import schema
 from cachewright_django.report import gates as gates_mod
 from cachewright_django.report.figures import SavedFigure, bar_chart, line_chart, save
 from cachewright_django.report.resultset import (
@@ -47,6 +48,8 @@ BUILTIN_TARGET = 1.5
 SCALING_TARGET = 0.5
 # Between the two ends of a range: an en dash.
 RANGE_DASH = "\u2013"
+# Between what an alias's server was and what it is: an arrow.
+CHANGE_ARROW = "\u2192"
 CEILING_LAYERS = ("raw-redis-py", "raw-pymemcache", "raw-pylibmc", "builtin-redis", "redis-benchmark")
 
 
@@ -110,6 +113,18 @@ def fmt_ratio_info(info: dict[str, Any] | None) -> str:
 def fmt_change(value: float | None) -> str:
     """+5.2 %."""
     return "-" if value is None else f"{value:+.1f} %"
+
+
+def fmt_server_change(host: str, alias: str, before: str, now: str) -> str:
+    """``app1 default server: Redis 7.0.15 -> Valkey 8.0.1`` (with an arrow)."""
+    return f"{host} {alias} server: {before} {CHANGE_ARROW} {now}"
+
+
+def fmt_server(info: dict[str, Any]) -> str:
+    """An alias's server label; ``unknown`` when it could not be read, ``-`` when not recorded."""
+    if schema.ALIAS_SERVER not in info:
+        return "-"
+    return schema.alias_server(info) or "unknown"
 
 
 def pct_change(now: float | None, before: float | None) -> float | None:
@@ -279,8 +294,10 @@ class Report:
                 f"concurrency {', '.join(p.get('concurrency', []))} (processes x threads), "
                 f"max rate {p.get('max_rate') or 'none'}."
             )
+        lines += self._server_lines()
         if self.previous:
             lines.append(f"Compared with the previous run `{self.previous.path}`.")
+            lines += [f"{change} (changed since the previous run)." for change in self.server_changes()]
         else:
             lines.append("No previous run to compare with.")
         lines.append(
@@ -290,6 +307,32 @@ class Report:
             "distribution and concurrency, run next to each other (median of the pairs)."
         )
         return lines
+
+    def _server_lines(self) -> list[str]:
+        """``Servers measured from app1: default = Valkey 8.1.1, sessions = memcached 1.6.18.``
+        for each host whose document records them."""
+        lines = []
+        for host in self.run.hosts:
+            aliases = self.run.docs[host].get("aliases", {})
+            labels = [
+                f"{alias} = {fmt_server(info)}" for alias, info in aliases.items() if fmt_server(info) != "-"
+            ]
+            if labels:
+                lines.append(f"Servers measured from {host}: {', '.join(labels)}.")
+        return lines
+
+    def server_changes(self) -> list[str]:
+        """One line per alias of both runs whose server differs (an alias whose server is
+        unknown in either run is not counted as a change)."""
+        if not self.previous:
+            return []
+        before = self.previous.servers()
+        changes = []
+        for (host, alias), now in self.run.servers().items():
+            was = before.get((host, alias))
+            if now and was and was != now:
+                changes.append(fmt_server_change(host, alias, was, now))
+        return changes
 
     def targets(self) -> Section:
         """The two ratio targets of the issue, per Redis alias and slice (GET)."""
@@ -466,9 +509,14 @@ class Report:
             ],
             rows,
             7,
-            f"Previous run: {self.previous.path}. For p99 a rise (+) is worse.",
+            f"Previous run: {self.previous.path}. For p99 a rise (+) is worse." + self._server_change_text(),
             (12,),
         )
+
+    def _server_change_text(self) -> str:
+        """The sentence naming the aliases whose server changed (empty when none did)."""
+        changes = self.server_changes()
+        return f" Measured on another server than before: {'; '.join(changes)}." if changes else ""
 
     def environment_section(self) -> Section:
         """Where each host's run happened."""
@@ -537,6 +585,7 @@ class Report:
                         str(info.get("backend")),
                         str(info.get("client_class") or "-"),
                         str(info.get("kind")),
+                        fmt_server(info),
                         "-" if tls is None else ("on" if tls else "off"),
                         str(target.get("topology") or "-"),
                         str(target.get("parser") or "-"),
@@ -552,6 +601,7 @@ class Report:
                 "backend",
                 "client class",
                 "kind",
+                "server",
                 "TLS",
                 "topology",
                 "parser",

@@ -53,6 +53,15 @@ class RunSet:
         """Rows by their identity."""
         return {row_key(r): r for r in self.rows()}
 
+    def servers(self) -> dict[tuple[str, str], str | None]:
+        """The server label of each (host, alias), in the documents' order (None: unknown,
+        or a document written before the label was recorded)."""
+        return {
+            (host, alias): schema.alias_server(info)
+            for host in self.hosts
+            for alias, info in self.docs[host].get("aliases", {}).items()
+        }
+
     def placements(self) -> dict[str, str]:
         """Placement text per host."""
         return {h: str(self.docs[h].get("placement") or "not stated") for h in self.hosts}
