@@ -62,10 +62,20 @@ build_one() {
   # those of debs.txt instead, downloaded in the rootfs with its own apt (dependencies and
   # recommends, as the roles' installs pull them).
   rm -f "${workdir}/rootfs/var/cache/apt/archives/"*.deb
+  # Packages listed for <suite>-backports come from that archive (as the roles install them
+  # there: Valkey on Debian 12). Its source is in the rootfs only for the download.
+  local backports
+  backports="$(debs_for "${suite}-backports")"
+  if [ -n "${backports}" ]; then
+    echo "deb ${MIRROR} ${suite}-backports main" >"${workdir}/rootfs/etc/apt/sources.list.d/cw-backports.list"
+  fi
   # shellcheck disable=SC2046 # one word per package
   { chroot "${workdir}/rootfs" apt-get update -q \
-      && chroot "${workdir}/rootfs" apt-get install -y -q --download-only $(debs_for "${suite}"); } \
+      && chroot "${workdir}/rootfs" apt-get install -y -q --download-only $(debs_for "${suite}") \
+      && { [ -z "${backports}" ] \
+             || chroot "${workdir}/rootfs" apt-get install -y -q --download-only -t "${suite}-backports" ${backports}; }; } \
     >"${workdir}/debs.log" 2>&1 || { tail -n 30 "${workdir}/debs.log"; die "downloading the .deb files for ${suite} failed"; }
+  rm -f "${workdir}/rootfs/etc/apt/sources.list.d/cw-backports.list"
   info "${suite}: $(find "${workdir}/rootfs/var/cache/apt/archives" -name '*.deb' | wc -l) .deb files in the image's apt archives"
   # A container resolves names through Docker; the rootfs must not carry the host's files.
   # The package lists go: a container fetches its own (see the Dockerfile).

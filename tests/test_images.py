@@ -63,16 +63,20 @@ def _apt_names() -> set[str]:
 def _vars_packages() -> set[str]:
     names: set[str] = set()
     for path in ROOT.glob("roles/*/vars/*.yml"):
-        for key, value in (yaml.safe_load(path.read_text()) or {}).items():
-            if key.endswith("_packages") and key not in PIP_LISTS and isinstance(value, list):
-                names.update(value)
+        # Top-level lists (`__role_packages`) and each flavour's `packages` in its table.
+        for node in _walk(yaml.safe_load(path.read_text()) or {}):
+            for key, value in node.items():
+                wanted = key == "packages" or key.endswith("_packages")
+                if wanted and key not in PIP_LISTS and isinstance(value, list):
+                    names.update(value)
     return names
 
 
 def test_the_apt_tasks_are_found() -> None:
     # The scan reads the tasks it is meant to: the client venv's and the lab's database.
-    assert {"python3-venv", "python3-pip", "postgresql", "redis-tools", "valkey-server"} <= _apt_names()
+    assert {"python3-venv", "python3-pip", "postgresql", "redis-tools"} <= _apt_names()
     assert {"memcached", "redis-server", "redis-sentinel", "nftables"} <= _vars_packages()
+    assert {"valkey-server", "valkey-sentinel", "valkey-tools"} <= _vars_packages()
 
 
 def test_every_package_the_roles_and_scenarios_install_is_pre_downloaded() -> None:

@@ -45,6 +45,11 @@ CHANGE = {
     "memcached_max_connections": 1100,
     "django_cache_disable_env": "CW_LAB_DISABLE_CACHE",
 }
+# (e) of the drill, on a Redis lab: the switch to Valkey in place (playbooks/migrate_to_valkey.yml).
+# Every run after it keeps the flavour. A lab started as Valkey (CW_FLAVOR=valkey) skips it.
+MIGRATION = {"redis_server_flavor": "valkey"}
+MIGRATES = (os.environ.get("CW_FLAVOR") or "redis") == "redis"
+SETTINGS_FILE = "/etc/cachewright/django/cache_settings.py"
 # An error window per restart longer than this means the restart path is broken; the
 # figures themselves are printed.
 WINDOW_BOUND_S = 5.0
@@ -325,9 +330,19 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
             ),
         ),
     ]
+    settings_before = settings_digest()
+
+    def migrate() -> dict[str, int]:
+        Path(change_vars[1:]).write_text(json.dumps(CHANGE | MIGRATION), encoding="utf-8")
+        return playbook(
+            "drill (e) migrate_to_valkey.yml", "play", "playbooks/migrate_to_valkey.yml", "-e", change_vars
+        )
+
     try:
         for phase, label, command in phases:
             drill.through(phase, lambda label=label, command=command: playbook(label, *command))
+        if MIGRATES:
+            drill.through("valkey", migrate)
     finally:
         print()
         for line in drill.table() + drill_report(report):
@@ -342,6 +357,55 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
     assert any(row["phase"] == "site" and any(row["outcome"].values()) for row in drill.rows), (
         "nothing restarted"
     )
+    if MIGRATES:
+        assert any(row["phase"] == "valkey" and any(row["outcome"].values()) for row in drill.rows), (
+            "the migration changed nothing"
+        )
+        assert servers_running() == {"valkey"}, f"after the migration: {servers_running()}"
+        # The same ports: the settings module the app imports is the same file.
+        assert settings_digest() == settings_before, "the migration rewrote the Django settings"
+
+
+def settings_digest() -> str:
+    done = subprocess.run(
+        ["docker", "exec", "cw-lab-app-1", "sha256sum", SETTINGS_FILE],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()[0]
+
+
+def servers_running() -> set[str]:
+    """The servers the Redis hosts' processes run: redis, valkey (redis-server, valkey-sentinel...)."""
+    names = set()
+    for host in lab_hosts("redis"):
+        done = subprocess.run(
+            ["docker", "exec", host, "sh", "-c", "cat /proc/[0-9]*/comm"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        names |= {
+            comm.split("-")[0] for comm in done.stdout.split() if comm.startswith(("redis-", "valkey-"))
+        }
+    return names
+
+
+def test_the_benchmark_after_the_migration_names_the_new_server(lab: dict[str, float]) -> None:
+    # The first run's benchmark measured Redis; this one, after drill (e), Valkey: the report
+    # compares the two runs and says that the server changed.
+    done, lab["bench after the migration (playbooks/bench.yml)"] = run(
+        "bash", "scripts/lab.sh", "play", "playbooks/bench.yml"
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    runs = sorted(p for p in (ROOT / "bench" / "results" / "lab").iterdir() if (p / "report.md").exists())
+    assert len(runs) >= 2, runs
+    report = (runs[-1] / "report.md").read_text(encoding="utf-8")
+    measured = [line for line in report.splitlines() if "server: " in line or "Servers measured" in line]
+    print("\n" + "\n".join(f"lab: report of {runs[-1].name}: {line.strip()}" for line in measured[:6]))
+    if MIGRATES:
+        assert "Redis 7.0" in report and "→ Valkey 8.0" in report, measured
 
 
 def test_second_run_changes_nothing(lab: dict[str, float], change_vars: str) -> None:

@@ -105,3 +105,42 @@ def test_what_a_replica_knows_of_its_primaries() -> None:
             "tls_ports": {"cache": 16379, "s": 0},
         }
     }
+
+
+def test_rdb_formats_of_the_servers_debian_ships() -> None:
+    assert model.rdb_format("redis", "7.0.15") == 10  # Debian 12
+    assert model.rdb_format("redis", "7.2.4") == 11
+    assert model.rdb_format("redis", "8.0.2") == 12  # Debian 13
+    assert model.rdb_format("valkey", "8.0.1") == 11  # bookworm-backports
+    assert model.rdb_format("valkey", "8.1.1") == 11  # Debian 13
+    assert model.rdb_format("valkey", "9.0.0") == 80
+
+
+def test_which_replica_can_follow_which_primary() -> None:
+    redis7, redis8 = {"flavor": "redis", "version": "7.0.15"}, {"flavor": "redis", "version": "8.0.2"}
+    valkey80, valkey81 = {"flavor": "valkey", "version": "8.0.1"}, {"flavor": "valkey", "version": "8.1.1"}
+    # The migration's path on Debian 12: Valkey replicas of a Redis 7.0 primary.
+    assert model.replication_problem(redis7, valkey80) is None
+    assert model.replication_problem(redis7, valkey81) is None
+    assert model.replication_problem(valkey80, valkey81) is None
+    assert model.replication_problem(redis7, redis8) is None
+    # Seen on Debian 13: "Can't handle RDB format version 12" on every full sync.
+    assert model.replication_problem(redis8, valkey81) == (
+        "valkey 8.1.1 cannot load the data of redis 8.0.2 (RDB format 12)"
+    )
+    # Older cannot read newer.
+    assert model.replication_problem(redis8, redis7) is not None
+    assert model.replication_problem(valkey80, redis7) is not None
+
+
+@given(
+    st.sampled_from(model.REDIS_FLAVORS), st.from_regex(r"[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{1,2}", fullmatch=True)
+)
+def test_a_server_always_loads_its_own_data(flavor: str, version: str) -> None:
+    same = {"flavor": flavor, "version": version}
+    assert model.replication_problem(same, same) is None
+
+
+def test_server_label_by_major_minor() -> None:
+    assert model.server_label({"flavor": "valkey", "version": "8.1.1"}) == "valkey 8.1"
+    assert model.server_label({}) == "unknown"

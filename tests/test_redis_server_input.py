@@ -57,6 +57,12 @@ CASES: list[tuple[dict[str, Any], str]] = [
         {"redis_server_extra_config": {"latency-monitor-threshold": "soon"}},
         "redis_server_extra_config (instance cache): redis-server refuses it: 'latency-monitor-threshold",
     ),
+    (
+        # This machine runs Debian 12, whose Valkey is in bookworm-backports only.
+        {"redis_server_flavor": "valkey"},
+        "redis_server_flavor: valkey: Debian 12 has valkey-server only in bookworm-backports",
+    ),
+    ({"redis_server_flavor": "keydb"}, "redis_server_flavor must be one of: redis, valkey"),
 ]
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
     group_addresses,
     redis_primaries,
+    replication_problem,
+    server_label,
 )
 
 
@@ -17,4 +19,9 @@ class FilterModule:
     """Ansible entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"group_addresses": group_addresses, "redis_primaries": redis_primaries}
+        return {
+            "group_addresses": group_addresses,
+            "redis_primaries": redis_primaries,
+            "redis_replication_problem": replication_problem,
+            "redis_server_label": server_label,
+        }

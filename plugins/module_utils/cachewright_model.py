@@ -201,3 +201,65 @@ def memcached_client_host(host: str, hv: Mapping[str, Any]) -> dict[str, Any]:
             for i in hv.get("memcached_instances") or MEMCACHED_DEFAULT_INSTANCES
         ],
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Servers: Redis and Valkey, and which data each can load
+# ----------------------------------------------------------------------------------------------
+# roles/redis_server's redis_server_flavor choices: the server a host runs its instances with.
+REDIS_FLAVORS = ("redis", "valkey")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in str(version).split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def rdb_format(flavor: str, version: str) -> int:
+    """The RDB format a server writes (its snapshots and a full sync's payload).
+
+    Redis 7.0 writes 10, 7.2 writes 11, 7.4 and 8.x write 12. Valkey, forked from Redis 7.2,
+    writes 11 up to 8.x and 80 from 9.0 (it left the numbers Redis goes on using)."""
+    key = _version_key(version)
+    if flavor == "valkey":
+        return 80 if key >= (9,) else 11
+    if key >= (7, 4):
+        return 12
+    if key >= (7, 2):
+        return 11
+    return 10 if key >= (7,) else 9
+
+
+def rdb_readable(flavor: str, version: str, rdb: int) -> bool:
+    """Whether a server loads data in format `rdb`: its own and every older Redis format.
+    Valkey does not read Redis 7.4+'s format 12 (a Valkey 8.1 replica of a Redis 8.0 primary
+    fails every full sync with "Can't handle RDB format version 12")."""
+    own = rdb_format(flavor, version)
+    if flavor == "valkey":
+        return rdb <= 11 or rdb == own
+    return rdb <= own
+
+
+def replication_problem(primary: Mapping[str, str], replica: Mapping[str, str]) -> str | None:
+    """Why a replica (flavor, version) cannot follow a primary (flavor, version); None if it can.
+    A replica's first sync, and any sync after a broken link, loads the primary's RDB."""
+    rdb = rdb_format(primary["flavor"], primary["version"])
+    if rdb_readable(replica["flavor"], replica["version"], rdb):
+        return None
+    return (
+        f"{replica['flavor']} {replica['version']} cannot load the data of {primary['flavor']} "
+        f"{primary['version']} (RDB format {rdb})"
+    )
+
+
+def server_label(installed: Mapping[str, str]) -> str:
+    """A host's server as "<flavor> <major>.<minor>" (roles/redis_server's redis_server_installed
+    fact), or "unknown" before it is installed."""
+    if not installed or not installed.get("version"):
+        return "unknown"
+    return f"{installed.get('flavor', 'redis')} {'.'.join(str(installed['version']).split('.')[:2])}"

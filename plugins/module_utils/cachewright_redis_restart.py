@@ -97,8 +97,9 @@ class Restarter:
         return {"name": name, "path": path, "seconds": round(time.monotonic() - start, 2)}
 
     def restart_replica(self, name: str) -> None:
-        client = self.local(name)
         self.restart(name)
+        # A fresh client: a restart may move the instance to another socket (a switch of server).
+        client = self.local(name)
         gate_up(client, name, self.timeout)
         gate_in_sync(self.access, client, name, self.timeout)
         self.log.append(f"{name}: restarted and in sync")
@@ -108,7 +109,7 @@ class Restarter:
         kind = persistence_of(client)
         if kind != "none":
             self.restart(name)
-            gate_up(client, name, self.timeout)
+            gate_up(self.local(name), name, self.timeout)
             return f"standalone primary ({kind}): restarted, reloaded its data"
         dump = os.path.join(client.config_get("dir")["dir"], client.config_get("dbfilename")["dbfilename"])
         client.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
@@ -119,7 +120,7 @@ class Restarter:
             # It restarted: the pause went with the old process.
             with contextlib.suppress(redis.RedisError, OSError):
                 client.execute_command("CLIENT", "UNPAUSE")
-        gate_up(client, name, self.timeout)
+        gate_up(self.local(name), name, self.timeout)
         if os.path.exists(dump):
             os.remove(dump)
         return (
@@ -141,6 +142,7 @@ class Restarter:
         target = swap_target(replicas, versions, str(client.info("server")["redis_version"]))
         self.handover.failover_to(client, target.host, target.port, name)
         self.restart_replica(name)
+        client = self.local(name)
         peer = self.access.remote(target.host, target.port)
         found: list[tuple[str, int]] = []
 

@@ -55,6 +55,10 @@ options:
     description: How long the cluster may take to report C(cluster_state:ok) after a change.
     type: int
     default: 60
+  cli:
+    description: The server's command-line client (C(redis-cli), or C(valkey-cli) for Valkey).
+    type: str
+    default: redis-cli
 extends_documentation_fragment: [cachewright.cache.cachewright_tls_client]
 requirements: [redis-py and redis-cli on the host (Debian's python3-redis and redis-tools)]
 author: Cachewright
@@ -126,7 +130,7 @@ class Cluster:
         self.module = module
         params = module.params
         self.access = Access.from_params(params)
-        self.cli = ["redis-cli", "--user", params["admin_user"], "--no-auth-warning"]
+        self.cli = [params["cli"], "--user", params["admin_user"], "--no-auth-warning"]
         if params["tls"]:
             self.cli += ["--tls"]
             for flag, key in (
@@ -234,6 +238,7 @@ def main() -> None:
             "admin_user": {"type": "str", "required": True},
             "admin_password": {"type": "str", "required": True, "no_log": True},
             "tls": {"type": "bool", "default": False},
+            "cli": {"type": "str", "default": "redis-cli"},
             "wait_seconds": {"type": "int", "default": 60},
             **tls_client_argument_spec(),
         },

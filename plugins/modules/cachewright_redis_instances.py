@@ -31,6 +31,24 @@ options:
     description: systemd unit of an instance; C({name}) is replaced by its name.
     type: str
     default: redis-server@{name}.service
+  previous_unit:
+    description:
+      - The unit an instance runs as now, when a restart moves it to C(unit) (a switch of
+        server, e.g. C(redis-server@{name}.service) to C(valkey-server@{name}.service)).
+        Its restart stops and masks that unit, then enables and starts C(unit); the safe path
+        around it (replicas first, primaries handed over) is the same.
+    type: str
+  previous_socket:
+    description: Unix socket of an instance still running as C(previous_unit).
+    type: str
+  carry_data:
+    description:
+      - With C(previous_unit), what to copy from the old data directory into the new one while
+        neither runs (snapshot, AOF, cluster node file, markers), when the new one is empty.
+      - Keys C(from) and C(to) (C({name}) replaced) and C(owner), C(group) of the copies;
+        C(main_config_from) and C(main_config_to), the server-owned main file (which holds
+        the replication state CONFIG REWRITE saved), copied over the new one.
+    type: dict
 extends_documentation_fragment:
   - cachewright.cache.cachewright_service_instances
   - cachewright.cache.cachewright_redis_access
@@ -64,6 +82,10 @@ log:
   elements: str
 """
 
+import grp
+import os
+import pwd
+import shutil
 import time
 from typing import Any
 
@@ -99,7 +121,7 @@ class Instances:
         self.access = Access.from_params(params)
         self.restarter = Restarter(
             access=self.access,
-            socket_of=lambda name: params["socket"].replace("{name}", name),
+            socket_of=self.socket_of,
             restart=self.systemctl_restart,
             timeout=float(params["wait_seconds"]),
         )
@@ -108,11 +130,58 @@ class Instances:
     def unit(self, name: str) -> str:
         return self.module.params["unit"].replace("{name}", name)
 
+    def socket_of(self, name: str) -> str:
+        """The socket of the instance as it runs now: the previous unit's until it has moved."""
+        params = self.module.params
+        current = params["socket"].replace("{name}", name)
+        if params["previous_socket"] and not os.path.exists(current):
+            previous = params["previous_socket"].replace("{name}", name)
+            if os.path.exists(previous):
+                return previous
+        return current
+
+    def systemctl(self, *args: str) -> None:
+        self.module.run_command(["systemctl", *args], check_rc=True)
+
     def systemctl_restart(self, name: str) -> None:
         if not self.reloaded_daemon:
-            self.module.run_command(["systemctl", "daemon-reload"], check_rc=True)
+            self.systemctl("daemon-reload")
             self.reloaded_daemon = True
-        self.module.run_command(["systemctl", "restart", self.unit(name)], check_rc=True)
+        previous = self.module.params["previous_unit"]
+        if not previous:
+            self.systemctl("restart", self.unit(name))
+            return
+        old = previous.replace("{name}", name)
+        self.systemctl("disable", "--now", old)
+        self.systemctl("mask", old)
+        self.carry(name)
+        self.systemctl("enable", "--now", self.unit(name))
+        self.restarter.log.append(f"{name}: {old} stopped and masked, {self.unit(name)} started")
+
+    def carry(self, name: str) -> None:
+        """Copy the old data directory's files into the new, empty one (neither runs now)."""
+        carry = self.module.params["carry_data"]
+        if not carry:
+            return
+        uid = pwd.getpwnam(carry["owner"]).pw_uid
+        gid = grp.getgrnam(carry["group"]).gr_gid
+        if carry["main_config_from"] and carry["main_config_to"]:
+            config = carry["main_config_from"].replace("{name}", name)
+            if os.path.exists(config):
+                copied = carry["main_config_to"].replace("{name}", name)
+                shutil.copyfile(config, copied)
+                os.chown(copied, uid, gid)
+                os.chmod(copied, 0o640)
+        source = carry["from"].replace("{name}", name)
+        target = carry["to"].replace("{name}", name)
+        os.makedirs(target, mode=0o750, exist_ok=True)
+        if not os.path.isdir(source) or os.listdir(target):
+            return
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        for root, dirs, files in os.walk(target):
+            for entry in [root, *(os.path.join(root, child) for child in dirs + files)]:
+                os.chown(entry, uid, gid)
+        self.restarter.log.append(f"{name}: data of {source} copied to {target}")
 
     def read(self, name: str) -> dict[str, Any]:
         """An instance's state; running false when it does not answer."""
@@ -159,7 +228,7 @@ class Instances:
                 results[name].update(action="restarted", **self.restarter.restart_safely(name))
             except (GateError, redis.RedisError, OSError) as error:
                 self.module.fail_json(
-                    msg=f"redis-server@{name}: {error}. The roll-out stops here; the instances after it "
+                    msg=f"{self.unit(name)}: {error}. The roll-out stops here; the instances after it "
                     f"were not touched ({', '.join(chosen[chosen.index(name) + 1 :]) or 'none'}).",
                     instances=results,
                     log=self.restarter.log,
@@ -201,7 +270,7 @@ class Instances:
             while served_fingerprint("127.0.0.1", port, context) != wanted:
                 if time.monotonic() > deadline:
                     self.module.fail_json(
-                        msg=f"redis-server@{name}: still serves the old certificate after CONFIG SET"
+                        msg=f"{self.unit(name)}: still serves the old certificate after CONFIG SET"
                     )
                 time.sleep(0.1)
         return {"changed": changed, "instances": results}
@@ -213,6 +282,19 @@ def main() -> None:
             "instances": {"type": "list", "elements": "str", "required": True},
             **service_argument_spec(),
             "unit": {"type": "str", "default": "redis-server@{name}.service"},
+            "previous_unit": {"type": "str"},
+            "previous_socket": {"type": "str"},
+            "carry_data": {
+                "type": "dict",
+                "options": {
+                    "from": {"type": "str", "required": True},
+                    "to": {"type": "str", "required": True},
+                    "owner": {"type": "str", "required": True},
+                    "group": {"type": "str", "required": True},
+                    "main_config_from": {"type": "str"},
+                    "main_config_to": {"type": "str"},
+                },
+            },
             **access_argument_spec(),
         },
         supports_check_mode=True,

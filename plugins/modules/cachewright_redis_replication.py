@@ -47,6 +47,10 @@ options:
     description: The file that says a Sentinel-managed replica has been pointed once; C({name}) is its name.
     type: str
     default: /var/lib/redis/{name}/.cachewright-replication-set
+  unit:
+    description: systemd unit of an instance, as its results and messages name it; C({name}) is its name.
+    type: str
+    default: redis-server@{name}.service
 extends_documentation_fragment:
   - cachewright.cache.cachewright_redis_access
   - cachewright.cache.cachewright_tls_client
@@ -113,6 +117,7 @@ def main() -> None:
             "tls_port_first": {"type": "bool", "default": False},
             "managed_by": {"type": "str", "choices": ["ansible", "sentinel"], "default": "ansible"},
             "marker": {"type": "str", "default": "/var/lib/redis/{name}/.cachewright-replication-set"},
+            "unit": {"type": "str", "default": "redis-server@{name}.service"},
             **access_argument_spec(),
         },
         supports_check_mode=True,
@@ -124,7 +129,7 @@ def main() -> None:
     before: list[str] = []
     after: list[str] = []
     for name, replicaof in params["instances"].items():
-        label = f"redis-server@{name}"
+        label = params["unit"].replace("{name}", name).removesuffix(".service")
         wanted = wanted_primary(replicaof, params["primaries"], params["tls_port_first"])
         if wanted is not None and not wanted[1]:
             module.fail_json(msg=f"{label}: its primary {replicaof} has no port in `primaries`")

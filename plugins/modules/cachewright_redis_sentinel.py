@@ -37,6 +37,18 @@ options:
     description: Whether the Sentinel talks TLS.
     type: bool
     default: false
+  previous_unit:
+    description:
+      - The unit the Sentinel runs as now, when this restart moves it to C(unit) (a switch of
+        server, e.g. C(redis-sentinel@main.service) to C(valkey-sentinel@main.service)). That
+        unit is stopped and masked, C(carry_config) copied, then C(unit) enabled and started.
+    type: str
+  carry_config:
+    description:
+      - With C(previous_unit), the Sentinel-owned file to copy from the old path to the new one
+        while neither runs (its monitors, epochs, known replicas and Sentinels, its own ID).
+      - Keys C(from), C(to), C(owner), C(group).
+    type: dict
   daemon_reload:
     description: Run C(systemctl daemon-reload) before the restart.
     type: bool
@@ -71,6 +83,10 @@ masters:
   type: dict
 """
 
+import grp
+import os
+import pwd
+import shutil
 import time
 from typing import Any
 
@@ -112,11 +128,34 @@ def masters(client: Any) -> dict[str, dict[str, Any]]:
     return known
 
 
+def switch(module: AnsibleModule) -> None:
+    """Stop and mask the previous unit, carry the Sentinel's own file over, start the new unit."""
+    params = module.params
+    for args in (["disable", "--now"], ["mask"]):
+        module.run_command(["systemctl", *args, params["previous_unit"]], check_rc=True)
+    carry = params["carry_config"]
+    if carry and os.path.exists(carry["from"]):
+        shutil.copyfile(carry["from"], carry["to"])
+        os.chown(carry["to"], pwd.getpwnam(carry["owner"]).pw_uid, grp.getgrnam(carry["group"]).gr_gid)
+        os.chmod(carry["to"], 0o640)
+    module.run_command(["systemctl", "enable", "--now", params["unit"]], check_rc=True)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "state": {"type": "str", "choices": ["info", "restarted"], "default": "info"},
             "unit": {"type": "str", "required": True},
+            "previous_unit": {"type": "str"},
+            "carry_config": {
+                "type": "dict",
+                "options": {
+                    "from": {"type": "str", "required": True},
+                    "to": {"type": "str", "required": True},
+                    "owner": {"type": "str", "required": True},
+                    "group": {"type": "str", "required": True},
+                },
+            },
             "daemon_reload": {"type": "bool", "default": False},
             "only_outdated": {"type": "bool", "default": False},
             "wait_seconds": {"type": "int", "default": 60},
@@ -140,7 +179,10 @@ def main() -> None:
     if params["daemon_reload"]:
         module.run_command(["systemctl", "daemon-reload"], check_rc=True)
     start = time.monotonic()
-    module.run_command(["systemctl", "restart", params["unit"]], check_rc=True)
+    if params["previous_unit"]:
+        switch(module)
+    else:
+        module.run_command(["systemctl", "restart", params["unit"]], check_rc=True)
 
     def knows_again() -> tuple[bool, str]:
         """Every primary up, with its replicas, and every other Sentinel answering since the restart."""

@@ -55,6 +55,14 @@ def settings_match(server: dict[str, Any], spec: dict[str, Any]) -> None:
         assert str(have) == str(want), f"CONFIG GET {key} = {have!r}, expected {want!r}"
 
 
+def runs_flavor(server: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The server is the one the inventory asked for: Valkey names itself in INFO server."""
+    info = as_admin(server, spec).info("server")
+    have = info.get("server_name") or "redis"
+    version = info.get("valkey_version") or info.get("redis_version")
+    assert have == server["flavor"], f"INFO server says {have} {version}"
+
+
 def redis_cli_round_trip(server: dict[str, Any], spec: dict[str, Any]) -> None:
     """The same with redis-cli, the tool an operator reaches for."""
     base = ["redis-cli", "-h", server["host"], "-p", str(server["port"]), "--user", spec["app_user"],
@@ -166,6 +174,7 @@ def main(spec_path: str) -> int:
         if not server.get("replica"):
             check(f"{where} app user SET/GET/DEL under its prefix", lambda s=server: app_round_trip(s, spec))
             check(f"{where} redis-cli round trip", lambda s=server: redis_cli_round_trip(s, spec))
+        check(f"{where} runs {server['flavor']}", lambda s=server: runs_flavor(s, spec))
         check(f"{where} settings {server['expect']}", lambda s=server: settings_match(s, spec))
         acl_checks(server, spec)
         if server["tls"]:
