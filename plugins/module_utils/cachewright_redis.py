@@ -9,6 +9,7 @@ cachewright_redis_restart. Tested against live servers: tests/test_module_utils_
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,39 @@ PAUSE_MS = 10000
 # Sentinels publish a hello on every instance they watch every 2 seconds.
 HELLO_SECONDS = 2.5
 CHANNEL = "__sentinel__:hello"
+
+
+def config_key(line: str) -> str | None:
+    """The directive a config line sets ("sentinel monitor" for Sentinel's own), or None."""
+    words = line.split()
+    if not words or words[0].startswith("#"):
+        return None
+    key = words[0].lower()
+    return f"{key} {words[1].lower()}" if key == "sentinel" and len(words) > 1 else key
+
+
+def carried_config(old: str, owned: str) -> str:
+    """A server-owned main file carried to another server's paths: every line kept but those
+    that set what the Ansible-owned file (loaded after it) sets. Those win at start anyway,
+    and they name the old server's paths (CONFIG REWRITE writes `dir "/var/lib/redis/..."`,
+    which the new server, another user, may not even enter)."""
+    overridden = {key for key in map(config_key, owned.splitlines()) if key}
+    kept = [line for line in old.splitlines() if config_key(line) not in overridden]
+    return "\n".join(kept) + "\n"
+
+
+def write_carried(source: str, owned: str, target: str, uid: int, gid: int) -> None:
+    """Write `source` carried (carried_config) to `target`, owned by uid:gid, mode 0640."""
+    with open(source, encoding="utf-8") as stream:
+        old = stream.read()
+    text = ""
+    if owned and os.path.exists(owned):
+        with open(owned, encoding="utf-8") as stream:
+            text = stream.read()
+    with open(target, "w", encoding="utf-8") as stream:
+        stream.write(carried_config(old, text))
+    os.chown(target, uid, gid)
+    os.chmod(target, 0o640)
 
 
 def access_argument_spec() -> dict[str, Any]:

@@ -44,10 +44,11 @@ options:
   carry_data:
     description:
       - With C(previous_unit), what to copy from the old data directory into the new one while
-        neither runs (snapshot, AOF, cluster node file, markers), when the new one is empty.
+        neither runs (snapshot, AOF, cluster node file, markers), replacing what it holds.
       - Keys C(from) and C(to) (C({name}) replaced) and C(owner), C(group) of the copies;
         C(main_config_from) and C(main_config_to), the server-owned main file (which holds
-        the replication state CONFIG REWRITE saved), copied over the new one.
+        the replication state CONFIG REWRITE saved), copied over the new one without the
+        directives that C(owned_config), the Ansible-owned file loaded after it, sets.
     type: dict
 extends_documentation_fragment:
   - cachewright.cache.cachewright_service_instances
@@ -103,6 +104,7 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     read_snapshot,
     redis,
     require_redis,
+    write_carried,
 )
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_restart import Restarter
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
@@ -159,7 +161,7 @@ class Instances:
         self.restarter.log.append(f"{name}: {old} stopped and masked, {self.unit(name)} started")
 
     def carry(self, name: str) -> None:
-        """Copy the old data directory's files into the new, empty one (neither runs now)."""
+        """Copy the old main file and data directory over the new ones (neither runs now)."""
         carry = self.module.params["carry_data"]
         if not carry:
             return
@@ -167,17 +169,18 @@ class Instances:
         gid = grp.getgrnam(carry["group"]).gr_gid
         if carry["main_config_from"] and carry["main_config_to"]:
             config = carry["main_config_from"].replace("{name}", name)
+            owned = (carry["owned_config"] or "").replace("{name}", name)
             if os.path.exists(config):
                 copied = carry["main_config_to"].replace("{name}", name)
-                shutil.copyfile(config, copied)
-                os.chown(copied, uid, gid)
-                os.chmod(copied, 0o640)
+                write_carried(config, owned, copied, uid, gid)
         source = carry["from"].replace("{name}", name)
         target = carry["to"].replace("{name}", name)
-        os.makedirs(target, mode=0o750, exist_ok=True)
-        if not os.path.isdir(source) or os.listdir(target):
+        if not os.path.isdir(source):
             return
-        shutil.copytree(source, target, dirs_exist_ok=True)
+        # What the new directory holds is not the instance's: the new unit never served it
+        # (the old one held its ports until now), e.g. a node file of a start that failed.
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
         for root, dirs, files in os.walk(target):
             for entry in [root, *(os.path.join(root, child) for child in dirs + files)]:
                 os.chown(entry, uid, gid)
@@ -293,6 +296,7 @@ def main() -> None:
                     "group": {"type": "str", "required": True},
                     "main_config_from": {"type": "str"},
                     "main_config_to": {"type": "str"},
+                    "owned_config": {"type": "str"},
                 },
             },
             **access_argument_spec(),

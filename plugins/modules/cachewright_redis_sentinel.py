@@ -47,7 +47,8 @@ options:
     description:
       - With C(previous_unit), the Sentinel-owned file to copy from the old path to the new one
         while neither runs (its monitors, epochs, known replicas and Sentinels, its own ID).
-      - Keys C(from), C(to), C(owner), C(group).
+      - Keys C(from), C(to), C(owner), C(group); C(owned_config), the Ansible-owned file loaded
+        after it, whose directives (and the paths they name) are left out of the copy.
     type: dict
   daemon_reload:
     description: Run C(systemctl daemon-reload) before the restart.
@@ -86,7 +87,6 @@ masters:
 import grp
 import os
 import pwd
-import shutil
 import time
 from typing import Any
 
@@ -99,6 +99,7 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     redis,
     require_redis,
     wait_until,
+    write_carried,
 )
 
 
@@ -135,9 +136,8 @@ def switch(module: AnsibleModule) -> None:
         module.run_command(["systemctl", *args, params["previous_unit"]], check_rc=True)
     carry = params["carry_config"]
     if carry and os.path.exists(carry["from"]):
-        shutil.copyfile(carry["from"], carry["to"])
-        os.chown(carry["to"], pwd.getpwnam(carry["owner"]).pw_uid, grp.getgrnam(carry["group"]).gr_gid)
-        os.chmod(carry["to"], 0o640)
+        uid, gid = pwd.getpwnam(carry["owner"]).pw_uid, grp.getgrnam(carry["group"]).gr_gid
+        write_carried(carry["from"], carry["owned_config"] or "", carry["to"], uid, gid)
     module.run_command(["systemctl", "enable", "--now", params["unit"]], check_rc=True)
 
 
@@ -154,6 +154,7 @@ def main() -> None:
                     "to": {"type": "str", "required": True},
                     "owner": {"type": "str", "required": True},
                     "group": {"type": "str", "required": True},
+                    "owned_config": {"type": "str"},
                 },
             },
             "daemon_reload": {"type": "bool", "default": False},
