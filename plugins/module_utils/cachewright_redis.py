@@ -57,6 +57,23 @@ def carried_config(old: str, owned: str) -> str:
     return "\n".join(kept) + "\n"
 
 
+def carry_argument_spec(**more: dict[str, Any]) -> dict[str, Any]:
+    """The option of a switch of unit that says what to copy from the old paths to the new:
+    `from`, `to`, the copies' `owner` and `group`, the Ansible-owned file (`owned_config`)
+    whose directives the copy of a main file leaves out, and `more`."""
+    return {
+        "type": "dict",
+        "options": {
+            "from": {"type": "str", "required": True},
+            "to": {"type": "str", "required": True},
+            "owner": {"type": "str", "required": True},
+            "group": {"type": "str", "required": True},
+            "owned_config": {"type": "str"},
+            **more,
+        },
+    }
+
+
 def write_carried(source: str, owned: str, target: str, uid: int, gid: int) -> None:
     """Write `source` carried (carried_config) to `target`, owned by uid:gid, mode 0640."""
     with open(source, encoding="utf-8") as stream:

@@ -99,6 +99,7 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     Access,
     GateError,
     access_argument_spec,
+    carry_argument_spec,
     gate_up,
     persistence_of,
     read_snapshot,
@@ -287,18 +288,9 @@ def main() -> None:
             "unit": {"type": "str", "default": "redis-server@{name}.service"},
             "previous_unit": {"type": "str"},
             "previous_socket": {"type": "str"},
-            "carry_data": {
-                "type": "dict",
-                "options": {
-                    "from": {"type": "str", "required": True},
-                    "to": {"type": "str", "required": True},
-                    "owner": {"type": "str", "required": True},
-                    "group": {"type": "str", "required": True},
-                    "main_config_from": {"type": "str"},
-                    "main_config_to": {"type": "str"},
-                    "owned_config": {"type": "str"},
-                },
-            },
+            "carry_data": carry_argument_spec(
+                main_config_from={"type": "str"}, main_config_to={"type": "str"}
+            ),
             **access_argument_spec(),
         },
         supports_check_mode=True,

@@ -94,6 +94,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_host import process_outdated
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
     GateError,
+    carry_argument_spec,
     local_sentinel,
     local_sentinel_argument_spec,
     redis,
@@ -147,16 +148,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["info", "restarted"], "default": "info"},
             "unit": {"type": "str", "required": True},
             "previous_unit": {"type": "str"},
-            "carry_config": {
-                "type": "dict",
-                "options": {
-                    "from": {"type": "str", "required": True},
-                    "to": {"type": "str", "required": True},
-                    "owner": {"type": "str", "required": True},
-                    "group": {"type": "str", "required": True},
-                    "owned_config": {"type": "str"},
-                },
-            },
+            "carry_config": carry_argument_spec(),
             "daemon_reload": {"type": "bool", "default": False},
             "only_outdated": {"type": "bool", "default": False},
             "wait_seconds": {"type": "int", "default": 60},
