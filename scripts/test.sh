@@ -189,7 +189,7 @@ lane() {
     IFS=$'\x1f' read -r -a command <<<"${job}"
     label="${command[0]}" group="${command[1]}"
     command=("${command[@]:2}")
-    log="${LOGS}/$(tr ' :@/()' '-----_' <<<"${label}" | tr -s '-' | sed 's/-$//').log"
+    log="${LOGS}/$(sed -e 's/ (.*//' -e 's/^molecule //' -e 's/[^A-Za-z0-9_.-]\+/-/g' <<<"${label}").log"
     info "lane ${lane}: ${label} (log ${log#"${CW_ROOT}/"})"
     t=$(now) rc=0
     "${command[@]}" >"${log}" 2>&1 || rc=$?

@@ -248,6 +248,9 @@ def test_redis_input_is_refused_by_name_or_starts(
                 "__redis_server_data_dir": str(root),
                 "__redis_server_conf_dir": str(root),
                 "__redis_server_settings": role,
+                "__redis_server_unit": "redis-server@{name}.service",
+                "__redis_server_main_config": f"{root}/main-{{name}}.conf",
+                "__redis_server_flavor": {"pidfile": f"{root}/{{name}}.pid"},
             }
             (root / f"{inst['name']}.acl").write_text(render("instance.acl.j2", variables))
             conf = root / f"{inst['name']}.conf"
