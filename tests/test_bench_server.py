@@ -319,3 +319,19 @@ def test_the_label_survives_the_json_and_old_documents_read_as_unknown(tmp_path)
     old = ROOT / "tests" / "data" / "bench" / "lab" / "20250101T000000Z"  # written before the label
     assert set(resultset.load_run(old).servers().values()) == {None}
     assert schema.alias_server({"kind": "redis"}) is None and schema.alias_server(None) is None
+
+
+def test_hello_names_the_server_an_app_user_may_not_ask_info() -> None:
+    class AppUser:
+        """An ACL user with -@dangerous: INFO refused, HELLO allowed."""
+
+        def execute_command(self, *args):
+            assert args == ("HELLO", "2")
+            return [b"server", b"valkey", b"version", b"8.0.1", b"proto", 2, b"role", b"master"]
+
+        def info(self, section):
+            raise AssertionError("INFO is not asked when HELLO answers")
+
+    assert server.redis_server_label(AppUser()) == "Valkey 8.0.1"
+    assert server.hello_label({"server": "redis", "version": "7.0.15"}) == "Redis 7.0.15"
+    assert server.hello_label({}) is None

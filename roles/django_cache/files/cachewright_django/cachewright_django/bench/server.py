@@ -72,6 +72,34 @@ def redis_label(info: Mapping[str, Any]) -> str | None:
     return f"{display} {version}" if version else display
 
 
+def hello_label(reply: Any) -> str | None:
+    """The label of a Redis-protocol server from its ``HELLO 2`` reply (``server``, ``version``):
+    ``redis`` and ``7.0.15``, or ``valkey`` and ``8.1.1``. None when it names neither."""
+    if isinstance(reply, (list, tuple)):
+        reply = dict(zip(reply[0::2], reply[1::2], strict=False))
+    fields = {_text(k).lower(): _text(v) for k, v in dict(reply or {}).items()}
+    name = fields.get("server", "").strip().lower()
+    if not name:
+        return None
+    version = fields.get("version", "").strip()
+    display = SERVER_NAMES.get(name, name)
+    return f"{display} {version}" if version else display
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def redis_server_label(client: Any) -> str | None:
+    """A server's label through a connection of the alias's own user: ``HELLO 2``, which every
+    ACL user may send (an app user is often refused INFO, one of the @dangerous commands),
+    else ``INFO server`` (a server older than HELLO)."""
+    try:
+        return hello_label(client.execute_command("HELLO", "2"))
+    except Exception:  # noqa: BLE001 - no HELLO (Redis < 6): INFO, whose error is the one recorded
+        return redis_label(client.info("server"))
+
+
 def memcached_label(version: bytes | str | None) -> str | None:
     """``memcached 1.6.18`` from the ``version`` command's reply or the ``version`` stat."""
     text = version.decode("ascii", "replace") if isinstance(version, bytes) else str(version or "")
@@ -114,7 +142,7 @@ def _read(where: str, read: Callable[[], str | None]) -> Reading:
 def _redis_endpoint_label(endpoint: RedisEndpoint) -> str | None:
     client = _capped_endpoint(endpoint).client()
     try:
-        return redis_label(client.info("server"))
+        return redis_server_label(client)
     finally:
         client.close()
 
@@ -135,7 +163,7 @@ def _cluster_readings(target: RedisTarget) -> list[Reading]:
         return [
             _read(
                 f"{node.host}:{node.port}",
-                lambda node=node: redis_label(cluster.get_redis_connection(node).info("server")),
+                lambda node=node: redis_server_label(cluster.get_redis_connection(node)),
             )
             for node in cluster.get_nodes()
         ]
