@@ -4,7 +4,7 @@
 #   pytest, the collection built, installed and used from outside the repository, every cell
 #   of the Molecule matrix (molecule/matrix.txt: each scenario on its Debian releases and
 #   flavours), the README's main job end to end on the lab (with the drills and the Valkey
-#   migration). CW_LANES jobs (default 3) run at a time; the first failure stops the queue.
+#   migration). CW_LANES jobs (default 2) run at a time; the first failure stops the queue.
 # CW_SCENARIOS="memcached:pool redis_sentinel:sentinel@trixie-valkey" runs only those cells
 # (a scenario's name: all its cells; CW_SCENARIOS=none: none); CW_COLLECTION=0 skips the
 # collection's run; CW_LAB=0 skips the lab run; CW_LANES=1 runs one job at a time.
@@ -70,7 +70,7 @@ timed "ruff check" ruff check .
 timed "ruff format" ruff format --check .
 
 # Everything after lint is a job: pytest, the collection's run, each cell of the Molecule
-# matrix, the lab. CW_LANES (default 3) jobs run at a time, each taking the next job from the
+# matrix, the lab. CW_LANES (default 2) jobs run at a time, each taking the next job from the
 # queue (longest first) whose group is not running: the cells of one scenario share its
 # containers' names and Molecule's state, so they run one after the other. The first job
 # that fails stops the queue; the jobs running finish. Each job's log: .cache/logs/<job>.log
@@ -202,9 +202,9 @@ lane() {
   done
 }
 
-step "Tests: pytest, the collection's run, the Molecule matrix, the lab (${CW_LANES:-3} at a time; logs .cache/logs/)"
+step "Tests: pytest, the collection's run, the Molecule matrix, the lab (${CW_LANES:-2} at a time; logs .cache/logs/)"
 T_JOBS=$(now)
-for lane_number in $(seq 1 "${CW_LANES:-3}"); do
+for lane_number in $(seq 1 "${CW_LANES:-2}"); do
   lane "${lane_number}" &
 done
 wait
@@ -219,7 +219,7 @@ while IFS=$'\x1f' read -r label seconds rc log; do
   fi
   SUMMARY+=("$(printf '%-58s %5ss  %s' "${label}" "${seconds}" "$([ "${rc}" = 0 ] && echo ok || echo FAILED)")")
 done <"${QUEUE}.results"
-SUMMARY+=("$(printf '%-58s %5ss' "(the jobs above, ${CW_LANES:-3} at a time: wall time)" "$(( $(now) - T_JOBS ))")")
+SUMMARY+=("$(printf '%-58s %5ss' "(the jobs above, ${CW_LANES:-2} at a time: wall time)" "$(( $(now) - T_JOBS ))")")
 if [ -s "${QUEUE}" ]; then
   FAILED=$((FAILED + $(wc -l <"${QUEUE}")))
   while IFS=$'\x1f' read -r label _; do
