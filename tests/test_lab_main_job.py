@@ -33,6 +33,7 @@ import yaml
 
 from conftest import ROOT
 from lab_drill import Drill, cachedrill, manage
+from lab_tier import problems, tier_state
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CW_LAB_E2E"), reason="the lab run is CW_LAB_E2E=1 (make test)"
@@ -53,6 +54,12 @@ SETTINGS_FILE = "/etc/cachewright/django/cache_settings.py"
 # An error window per restart longer than this means the restart path is broken; the
 # figures themselves are printed.
 WINDOW_BOUND_S = 5.0
+# A host lost for good: Sentinel and the cluster notice it after their down-after and node
+# timeouts (5 s each in the lab), then promote; writers get errors until then.
+LOSS_WINDOW_BOUND_S = 15.0
+CLUSTER_PORTS = [7000, 7001]
+# Holds the lost host's address while its replacement comes up (a new machine, a new address).
+PLACEHOLDER = "cw-lab-placeholder"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -407,6 +414,105 @@ def test_the_benchmark_after_the_migration_names_the_new_server(lab: dict[str, f
     print("\n" + "\n".join(f"lab: report of {runs[-1].name}: {line.strip()}" for line in measured[:6]))
     if MIGRATES:
         assert "Redis 7.0" in report and "→ Valkey 8.0" in report, measured
+
+
+def container_address(name: str) -> str:
+    done = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def wait_for(what: str, probe: Any, seconds: float = 60) -> Any:
+    """probe() until it returns something true; that."""
+    deadline = time.monotonic() + seconds
+    while not (seen := probe()):
+        assert time.monotonic() < deadline, f"{what}: not within {seconds:.0f} s"
+        time.sleep(1)
+    return seen
+
+
+def test_a_redis_host_destroyed_and_replaced(lab: dict[str, float], change_vars: str) -> None:
+    """The Redis host that holds both Sentinel primaries is removed for good while writers
+    run; once Sentinel and the cluster have promoted, a fresh empty container comes back
+    under its name and one site.yml run makes the tier whole: its instances replicas again,
+    no ghost in any table, the primaries spread, every Sentinel counting the right peers.
+    (The no-op run after it is test_second_run_changes_nothing.)"""
+    hosts = lab_hosts("redis")
+    secrets = lab_vars("all", "lab_secrets.yml")
+    passwords = secrets["redis_server_admin_password"], secrets["redis_sentinel_password"]
+    before = tier_state(hosts[0], hosts, CLUSTER_PORTS, *passwords)
+    assert not problems(before, hosts, CLUSTER_PORTS), problems(before, hosts, CLUSTER_PORTS)
+    # The host of the cache group's primary (the sessions group's too, unless a drill before
+    # split them), which also runs a cluster primary.
+    victim = before["sentinels"][hosts[0]]["cache"]["primary"]
+    survivor = next(h for h in hosts if h != victim)
+    drill = Drill(run=f"replace{int(time.time())}", keys=5000)
+    drill.seed()
+    figures: dict[str, Any] = {}
+
+    address = container_address(victim)
+    others = [h for h in hosts if h != victim]
+
+    def replace() -> dict[str, int]:
+        start = time.monotonic()
+        subprocess.run(["docker", "rm", "-f", victim], check=True, capture_output=True)
+        # A new machine gets a new address: a placeholder takes the old one, so that every
+        # table still lists the dead host's nodes and Sentinel at an address nobody answers.
+        subprocess.run(
+            ["docker", "run", "-d", "--name", PLACEHOLDER, "--network", "cachewright-lab",
+             "--entrypoint", "sleep", "cachewright/debian:bookworm", "900"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+        def promoted() -> bool:
+            seen = tier_state(survivor, others, CLUSTER_PORTS, *passwords)
+            primaries = [g.get("primary") for g in seen["sentinels"][survivor].values()]
+            return (
+                len(primaries) == 2
+                and not {victim, address} & set(primaries)
+                and sum(seen["primaries_by_host"].get(h, 0) for h in others) == len(hosts)
+                and all(n.get("state") == "ok" for n in seen["nodes"].values())
+            )
+
+        wait_for("Sentinel and the cluster promote replicas of the lost host", promoted)
+        figures["promoted_s"] = round(time.monotonic() - start, 1)
+        done, lab["drill replace: lab_up.yml (a fresh, empty container)"] = run(
+            "bash", "scripts/lab.sh", "play", "molecule/shared/lab_up.yml"
+        )
+        assert done.returncode == 0, done.stdout[-4000:]
+        done, lab["drill replace: site.yml (the documented step)"] = run(
+            "bash", "scripts/lab.sh", "site", "-e", change_vars
+        )
+        assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
+        return {host: counts[1] for host, counts in recap(done.stdout).items()}
+
+    try:
+        row = drill.through("replace", replace)
+    finally:
+        subprocess.run(["docker", "rm", "-f", PLACEHOLDER], check=False, capture_output=True)
+        print()
+        for line in drill.table():
+            print(f"lab: {line}")
+    after = tier_state(survivor, hosts, CLUSTER_PORTS, *passwords)
+    known = sorted({n.get("known", 0) for n in after["nodes"].values()})
+    new_address = container_address(victim)
+    assert new_address != address, "the replacement came back at the dead host's address"
+    print(f"lab: drill replace: {victim} ({address}, back as {new_address}) destroyed; Sentinel and "
+          f"the cluster had promoted in {figures.get('promoted_s')} s; after site.yml: "
+          f"cluster_known_nodes {known}, "
+          f"primaries by host {after['primaries_by_host']}, Sentinels "
+          + "; ".join(f"{h}: {m}" for h, m in after["sentinels"].items()))  # fmt: skip
+    assert not problems(after, hosts, CLUSTER_PORTS), problems(after, hosts, CLUSTER_PORTS)
+    for alias, numbers in row["aliases"].items():
+        where = f"replace / {alias}"
+        assert numbers["seed_lost"] == 0, f"{where}: {numbers['seed_lost']} keys written before lost"
+        assert numbers["acknowledged_lost"] == 0, f"{where}: acknowledged writes lost: {numbers}"
+        assert numbers["acknowledged"] > 0, f"{where}: no write was acknowledged"
+        assert numbers["longest_window_s"] < LOSS_WINDOW_BOUND_S, (
+            f"{where}: errors for {numbers['windows']} s"
+        )
 
 
 def test_second_run_changes_nothing(lab: dict[str, float], change_vars: str) -> None:

@@ -10,17 +10,22 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_restart import swap_target
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_state import (
     cluster_colocated,
+    cluster_ghosts,
     cluster_node_state,
     cluster_plan,
+    cluster_rows,
     describe_monitor,
     info_fields,
     monitor_after,
     monitor_plan,
+    placement_moves,
+    placement_report,
     rebalance_needed,
     replication_command,
     replication_state,
     safe_args,
     sentinel_fields,
+    sentinel_ghosts,
     wanted_primary,
 )
 
@@ -105,6 +110,19 @@ def test_a_known_monitor_gets_only_what_differs_and_keeps_its_primary() -> None:
     assert after.startswith("10.0.0.12:6379 quorum=3 ") and "secret" not in after
 
 
+def test_sentinel_ghosts_are_the_replicas_and_sentinels_it_finds_down() -> None:
+    replicas = [
+        {"ip": "10.0.0.2", "port": "6379", "flags": "slave"},
+        {"ip": "10.0.0.9", "port": "6379", "flags": "s_down,slave,disconnected"},
+    ]
+    sentinels = [
+        {"ip": "10.0.0.2", "port": "26379", "flags": "sentinel"},
+        {"ip": "10.0.0.9", "port": "26379", "flags": "s_down,sentinel,disconnected"},
+    ]
+    assert sentinel_ghosts(replicas, sentinels) == ["replica 10.0.0.9:6379", "sentinel 10.0.0.9:26379"]
+    assert sentinel_ghosts(replicas[:1], sentinels[:1]) == []
+
+
 def test_sentinel_fields_from_a_list_or_a_dict() -> None:
     assert sentinel_fields(KNOWN_REPLY)["ip"] == "10.0.0.12"
     assert sentinel_fields({"ip": "10.0.0.12", "port": 6379})["port"] == "6379"
@@ -162,6 +180,68 @@ def test_rebalance_is_needed_only_for_an_uneven_or_empty_primary() -> None:
     assert rebalance_needed(uneven)
     # A slot being migrated ([...]) is not counted twice.
     assert not rebalance_needed(NODES.replace("0-5460", "0-5460 [5461->-ccc]"))
+
+
+# A host (10.0.0.1) died and came back empty: its old nodes (aaa, fff) are failed, its
+# shard's replica (bbb on 10.0.0.2) took the slots, so 10.0.0.2 runs two primaries; the
+# fresh nodes (ggg, hhh) joined as replicas.
+AFTER_LOSS = (
+    "aaa 10.0.0.1:7000@17000 master,fail - 0 0 1 connected\n"
+    "fff 10.0.0.1:7001@17001 slave,fail eee 0 0 3 connected\n"
+    "bbb 10.0.0.2:7001@17001 myself,master - 0 0 4 connected 0-5460\n"
+    "ccc 10.0.0.2:7000@17000 master - 0 0 2 connected 5461-10922\n"
+    "ddd 10.0.0.3:7001@17001 slave ccc 0 0 2 connected\n"
+    "eee 10.0.0.3:7000@17000 master - 0 0 3 connected 10923-16383\n"
+    "ggg 10.0.0.1:7000@17000 slave bbb 0 0 4 connected\n"
+    "hhh 10.0.0.1:7001@17001 slave eee 0 0 3 connected\n"
+)
+# Each node of the inventory and the ID it answers with now.
+ANSWERING = {
+    "10.0.0.1:7000": "ggg", "10.0.0.1:7001": "hhh", "10.0.0.2:7000": "ccc",
+    "10.0.0.2:7001": "bbb", "10.0.0.3:7000": "eee", "10.0.0.3:7001": "ddd",
+}  # fmt: skip
+
+
+def test_ghosts_are_failed_nodes_whose_address_another_node_answers_now() -> None:
+    ghosts = [{"id": "aaa", "address": "10.0.0.1:7000"}, {"id": "fff", "address": "10.0.0.1:7001"}]
+    assert cluster_ghosts(AFTER_LOSS, ANSWERING) == ghosts
+    # The fresh nodes answer but have not joined yet: their old selves are ghosts already.
+    before_join = "\n".join(line for line in AFTER_LOSS.splitlines() if not line.startswith(("ggg", "hhh")))
+    assert cluster_ghosts(before_join, ANSWERING) == ghosts
+    # Not replaced yet (the host does not answer): the failed nodes may come back; they stay.
+    down = {**ANSWERING, "10.0.0.1:7000": None, "10.0.0.1:7001": None}
+    assert cluster_ghosts(before_join, down) == []
+    # Back under another address: the old one is in no inventory.
+    moved = {a.replace("10.0.0.1:", "10.0.0.9:"): i for a, i in ANSWERING.items()}
+    assert cluster_ghosts(AFTER_LOSS, moved) == ghosts
+    # A failed node that still serves slots is never forgotten.
+    serving = AFTER_LOSS.replace("master,fail - 0 0 1 connected", "master,fail - 0 0 1 connected 0-1")
+    assert cluster_ghosts(serving, ANSWERING) == ghosts[1:]
+
+
+def test_bunched_primaries_are_spread_by_failing_over_to_a_replica_on_an_idle_host() -> None:
+    report = placement_report(cluster_rows(AFTER_LOSS))
+    assert report["primaries_by_host"] == {"10.0.0.1": 0, "10.0.0.2": 2, "10.0.0.3": 1}
+    assert not report["survives_host_loss"]
+    assert placement_moves(AFTER_LOSS) == [{"replica": "10.0.0.1:7000", "primary": "10.0.0.2:7001"}]
+    # After that CLUSTER FAILOVER: one primary a host, each with a replica elsewhere.
+    spread = AFTER_LOSS.replace(
+        "bbb 10.0.0.2:7001@17001 myself,master - 0 0 4 connected 0-5460",
+        "bbb 10.0.0.2:7001@17001 myself,slave ggg 0 0 4 connected",
+    ).replace(
+        "ggg 10.0.0.1:7000@17000 slave bbb 0 0 4 connected",
+        "ggg 10.0.0.1:7000@17000 master - 0 0 4 connected 0-5460",
+    )
+    assert placement_moves(spread) == []
+    after = placement_report(cluster_rows(spread))
+    assert after["primaries_by_host"] == {"10.0.0.1": 1, "10.0.0.2": 1, "10.0.0.3": 1}
+    assert after["survives_host_loss"], after
+
+
+def test_a_primary_without_a_replica_on_another_host_does_not_survive_its_host() -> None:
+    assert placement_report(cluster_rows(NODES))["without_replica"] == ["10.0.0.2:7000", "10.0.0.3:7000"]
+    # No replica anywhere to take the role: nothing to move, and it is reported.
+    assert placement_moves(NODES.replace("10.0.0.3:7000", "10.0.0.2:7005")) == []
 
 
 # -- the restart path's choice of replica ---------------------------------------------------

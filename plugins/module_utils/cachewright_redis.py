@@ -336,15 +336,16 @@ def cluster_replicas(nodes_text: str) -> tuple[str, list[str]]:
     return me[1].split("@")[0], healthy
 
 
-def discover_sentinels(client: redis.Redis, seconds: float = HELLO_SECONDS) -> list[tuple[str, int, str]]:
-    """The Sentinels watching this instance, from their hello messages: (host, port, master name).
-
-    Every Sentinel publishes one on each instance it watches every 2 seconds. An instance
-    no Sentinel watches gives [].
-    """
+def _hellos(client: redis.Redis, seconds: float) -> list[list[str]]:
+    """The hello messages Sentinels publish on this instance within `seconds`, as fields:
+    Sentinel ip, port, run ID, epoch, master name, master ip, master port, config epoch.
+    An instance no Sentinel watches (nobody subscribed to the channel) gives [] at once."""
+    subscribed = client.execute_command("PUBSUB", "NUMSUB", CHANNEL)
+    if not int(subscribed[1] if isinstance(subscribed, list) else dict(subscribed).get(CHANNEL, 0)):
+        return []
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(CHANNEL)
-    found: dict[tuple[str, int], str] = {}
+    found: list[list[str]] = []
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:
@@ -354,10 +355,30 @@ def discover_sentinels(client: redis.Redis, seconds: float = HELLO_SECONDS) -> l
             data = message["data"]
             fields = (data.decode() if isinstance(data, bytes) else str(data)).split(",")
             if len(fields) >= 8:
-                found[(fields[0], int(fields[1]))] = fields[4]
+                found.append(fields)
     finally:
         pubsub.close()
+    return found
+
+
+def discover_sentinels(client: redis.Redis, seconds: float = HELLO_SECONDS) -> list[tuple[str, int, str]]:
+    """The Sentinels watching this instance, from their hello messages: (host, port, master name).
+
+    Every Sentinel publishes one on each instance it watches every 2 seconds. An instance
+    no Sentinel watches gives [].
+    """
+    found = {(fields[0], int(fields[1])): fields[4] for fields in _hellos(client, seconds)}
     return [(host, port, master) for (host, port), master in sorted(found.items())]
+
+
+def announced_primary(client: redis.Redis, seconds: float = HELLO_SECONDS) -> tuple[str, int] | None:
+    """The primary the Sentinels watching this instance announce now (their hello messages
+    carry it; the newest configuration epoch wins), or None when no Sentinel watches it."""
+    hellos = _hellos(client, seconds)
+    if not hellos:
+        return None
+    newest = max(hellos, key=lambda fields: int(fields[7]))
+    return newest[5], int(newest[6])
 
 
 # -- gates ---------------------------------------------------------------------------

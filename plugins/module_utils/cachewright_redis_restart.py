@@ -38,6 +38,12 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     Handover,
     replica_address,
 )
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_state import cluster_rows
+
+
+def serves_slots(cluster_nodes: str) -> bool:
+    """Whether the node that answered CLUSTER NODES (its `myself` row) serves any slot."""
+    return any("myself" in row["flags"] and row["slots"] > 0 for row in cluster_rows(cluster_nodes))
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -79,6 +85,12 @@ class Restarter:
         snap = read_snapshot(client, name)
         if not snap.primary:
             path = "replica: restarted, then in sync with its primary"
+        elif snap.cluster and not serves_slots(client.execute_command("CLUSTER", "NODES")):
+            # A node that joined no cluster yet, or an empty primary: nothing to hand over.
+            self.restart(name)
+            gate_up(self.local(name), name, self.timeout)
+            path = "cluster node serving no slot: restarted"
+            return {"name": name, "path": path, "seconds": round(time.monotonic() - start, 2)}
         elif snap.cluster:
             done = self.handover.cluster(client, name)
             path = f"cluster primary: CLUSTER FAILOVER to {done['new']}, then restarted as its replica"

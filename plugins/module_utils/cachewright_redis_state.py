@@ -110,6 +110,18 @@ def monitor_plan(
     return {"monitor": monitor, "set": settings}
 
 
+def sentinel_ghosts(replicas: list[Mapping[str, Any]], sentinels: list[Mapping[str, Any]]) -> list[str]:
+    """The replicas and Sentinels a Sentinel lists for one primary (SENTINEL REPLICAS and
+    SENTINELS, as field dicts) that it finds down (s_down): a host that died, or came back
+    under another address, stays listed so until SENTINEL RESET."""
+    return [
+        f"{kind} {row.get('ip')}:{row.get('port')}"
+        for kind, rows in (("replica", replicas), ("sentinel", sentinels))
+        for row in rows
+        if "s_down" in str(row.get("flags", "")).split(",")
+    ]
+
+
 def describe_monitor(wanted: Mapping[str, Any], fields: Mapping[str, str] | None) -> str:
     """One line for the diff: address and tunables, never a password."""
     if fields is None:
@@ -195,6 +207,7 @@ def cluster_rows(cluster_nodes: str) -> list[dict[str, Any]]:
                 "address": parts[1].split("@")[0],
                 "flags": set(parts[2].split(",")),
                 "primary_id": parts[3],
+                "link": parts[7],
                 "slots": slots,
             }
         )
@@ -233,3 +246,106 @@ def rebalance_needed(cluster_nodes: str) -> bool:
     return any(
         slots == 0 or abs(100 - 100.0 * share / slots) > REBALANCE_THRESHOLD_PERCENT for slots in primaries
     )
+
+
+# Flags of a node the others no longer reach: gone for good (fail, noaddr) or maybe (fail?),
+# or not yet met (handshake).
+DOWN_FLAGS = frozenset({"fail", "fail?", "noaddr", "handshake"})
+
+
+def host_of(address: str) -> str:
+    return address.rsplit(":", 1)[0]
+
+
+def cluster_ghosts(cluster_nodes: str, answering: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """Nodes the cluster still lists but that are gone for good.
+
+    `answering` maps each node of the inventory (host:port) to the node ID it answers with
+    now (None: it does not answer). A ghost is failed (fail or noaddr), serves no slot, and
+    is either at no address of the inventory or at one that another node answers now (the
+    host came back empty: a new node ID). A failed node that may still come back at its own
+    address is kept."""
+    return [
+        {"id": row["id"], "address": row["address"]}
+        for row in cluster_rows(cluster_nodes)
+        if {"fail", "noaddr"} & row["flags"]
+        and row["slots"] == 0
+        and (row["address"] not in answering or answering[row["address"]] not in (None, row["id"]))
+    ]
+
+
+def primaries_by_host(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many slot-serving primaries each host of the cluster runs (hosts with none: 0)."""
+    counts = {host_of(row["address"]): 0 for row in rows if not DOWN_FLAGS & row["flags"]}
+    for row in rows:
+        if "master" in row["flags"] and row["slots"] and not DOWN_FLAGS & row["flags"]:
+            counts[host_of(row["address"])] += 1
+    return counts
+
+
+def placement_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the primaries sit, and whether losing any one host keeps the cluster serving:
+    a majority of primaries left, and a replica on another host for every shard it held."""
+    counts = primaries_by_host(rows)
+    total = sum(counts.values())
+    by_id = {row["id"]: row for row in rows}
+    covered = {
+        row["primary_id"]
+        for row in rows
+        if "slave" in row["flags"]
+        and not DOWN_FLAGS & row["flags"]
+        and row["primary_id"] in by_id
+        and host_of(row["address"]) != host_of(by_id[row["primary_id"]]["address"])
+    }
+    unprotected = sorted(
+        row["address"]
+        for row in rows
+        if "master" in row["flags"] and row["slots"] and not DOWN_FLAGS & row["flags"]
+        and row["id"] not in covered
+    )  # fmt: skip
+    survives = bool(counts) and all(2 * n < total for n in counts.values()) and not unprotected
+    return {"primaries_by_host": dict(sorted(counts.items())), "without_replica": unprotected,
+            "survives_host_loss": survives}  # fmt: skip
+
+
+def placement_moves(cluster_nodes: str) -> list[dict[str, str]]:
+    """The CLUSTER FAILOVERs (a replica takes its primary's role; no data moves) that spread
+    the primaries so that no host runs more than its even share (rounded up). Each move is
+    {replica, primary} as host:port; they are worked out on a copy of the table, one after
+    the other, always from the host with the most primaries to the host with the fewest."""
+    rows = [dict(row) for row in cluster_rows(cluster_nodes)]
+    moves: list[dict[str, str]] = []
+    for _ in range(len(rows)):
+        counts = primaries_by_host(rows)
+        if not counts:
+            break
+        share = -(-sum(counts.values()) // len(counts))
+        best: tuple[int, dict[str, Any], dict[str, Any]] | None = None
+        for primary in rows:
+            here = host_of(primary["address"])
+            if "master" not in primary["flags"] or not primary["slots"] or counts[here] <= share:
+                continue
+            for replica in rows:
+                there = host_of(replica["address"])
+                if (
+                    replica["primary_id"] == primary["id"]
+                    and "slave" in replica["flags"]
+                    and not DOWN_FLAGS & replica["flags"]
+                    and replica["link"] == "connected"
+                    and counts[there] < share
+                    and (best is None or counts[there] < best[0])
+                ):
+                    best = (counts[there], primary, replica)
+        if best is None:
+            break
+        _, primary, replica = best
+        moves.append({"replica": replica["address"], "primary": primary["address"]})
+        # The replica takes the slots; the old primary and its other replicas follow it.
+        replica["flags"] = (replica["flags"] - {"slave"}) | {"master"}
+        replica["slots"], replica["primary_id"] = primary["slots"], "-"
+        for row in rows:
+            if row["primary_id"] == primary["id"]:
+                row["primary_id"] = replica["id"]
+        primary["flags"] = (primary["flags"] - {"master"}) | {"slave"}
+        primary["slots"], primary["primary_id"] = 0, replica["id"]
+    return moves

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: cachewright_redis_cluster
-short_description: Form a Redis Cluster, add the nodes not in it, rebalance when asked
+short_description: Form a Redis Cluster, add and forget nodes, spread its primaries
 description:
   - Reads every node's C(CLUSTER INFO). A node that knows other nodes or serves slots is in
     the cluster. When none is, the cluster is formed from all of them
@@ -15,12 +15,23 @@ description:
   - With C(rebalance), slots move onto every primary (C(redis-cli --cluster rebalance
     --cluster-use-empty-masters)) when a primary is off its even share by more than
     redis-cli's threshold (2 %).
+  - Forgets ghosts on every node (C(CLUSTER FORGET), within the 60 s ban window), the nodes
+    the cluster lists as failed (C(fail) or C(noaddr)) that serve no slot, at an address
+    that is in no node of I(nodes) or that another node answers now (a host that came back
+    empty has new node IDs). A failed node that may come back at its own address is kept.
+  - With C(spread_primaries), moves primary roles so that no host runs more than its even
+    share of the primaries (rounded up), with C(CLUSTER FAILOVER) on a replica of a host with
+    fewer, once that replica is in sync (no data moves; writes are held until it has them
+    all), one at a time, each gated as the restart path gates a hand-over.
   - After a change, waits until every node reports C(cluster_state:ok). Then checks from
     C(CLUSTER NODES) that no replica runs on its primary's host, and fails when one does.
+  - Returns where the primaries sit and whether losing any one host leaves a majority of
+    primaries and a replica on another host for every shard it held (C(placement)).
   - redis-cli gets the password in C(REDISCLI_AUTH), never on its command line.
   - Run it once for the whole cluster (C(run_once)), on a host that reaches every node.
   - In check mode it reads and reports what it would form or add (with C(--diff)), and
-    changes nothing. Nodes that do not answer in check mode count as new (not running yet).
+    changes nothing; ghosts to forget and bunched primaries are reported as drift. Nodes
+    that do not answer in check mode count as new (not running yet).
 options:
   nodes:
     description: Every node of the cluster, each a dict with C(address) and C(port) (other keys are ignored).
@@ -39,6 +50,10 @@ options:
     description: Move slots onto primaries that serve less than their share (empty ones included).
     type: bool
     default: false
+  spread_primaries:
+    description: Move primary roles (C(CLUSTER FAILOVER)) until no host runs more than its even share.
+    type: bool
+    default: true
   admin_user:
     description: ACL user to log in to the nodes with (all commands).
     type: str
@@ -94,6 +109,20 @@ rebalanced:
   description: Whether slots were (or would be) moved.
   returned: always
   type: bool
+forgotten:
+  description: The ghost nodes forgotten (or to forget), each with C(id) and C(address).
+  returned: always
+  type: list
+moved:
+  description: The primary roles moved (or to move), each C({replica, primary}) as C(address:port).
+  returned: always
+  type: list
+placement:
+  description: >-
+    After the run (in check mode: now), C(primaries_by_host), C(without_replica) (primaries
+    with no replica on another host) and C(survives_host_loss).
+  returned: when every node answered
+  type: dict
 """
 
 import time
@@ -103,16 +132,24 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (
     Access,
     GateError,
+    gate_in_sync,
     redis,
     require_redis,
     wait_until,
 )
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_handover import (
+    Handover,
+)
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_state import (
     cluster_colocated,
+    cluster_ghosts,
     cluster_node_state,
     cluster_plan,
+    cluster_rows,
     endpoint,
     info_fields,
+    placement_moves,
+    placement_report,
     rebalance_needed,
 )
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
@@ -160,6 +197,67 @@ class Cluster:
         reply = self.access.remote(node["address"], node["port"]).execute_command("CLUSTER", "INFO")
         return info_fields(reply)
 
+    def node_id(self, node: dict[str, Any]) -> str | None:
+        """The node's own ID, or None when it does not answer."""
+        try:
+            return str(self.access.remote(node["address"], node["port"]).execute_command("CLUSTER", "MYID"))
+        except (redis.RedisError, OSError):
+            return None
+
+    def forget(self, ghosts: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> None:
+        """CLUSTER FORGET every ghost on every node that answers (a node that never met it,
+        a fresh one, says it does not know it)."""
+        for node in nodes:
+            client = self.access.remote(node["address"], node["port"])
+            for ghost in ghosts:
+                try:
+                    client.execute_command("CLUSTER", "FORGET", ghost["id"])
+                except redis.ResponseError as error:
+                    if "unknown node" not in str(error).lower():
+                        raise
+                except (redis.ConnectionError, OSError):
+                    break
+
+    def wait_settled(self, seed: dict[str, Any], nodes: list[dict[str, Any]], replicas: list[str]) -> None:
+        """Until the seed lists every node connected (no handshake, no failure), and the nodes
+        just added as replicas as replicas: gossip takes a moment after add-node."""
+        wanted = {endpoint(n) for n in nodes}
+
+        def settled() -> tuple[bool, str]:
+            rows = {row["address"]: row for row in cluster_rows(self.nodes_text(seed))}
+            pending = sorted(
+                address
+                for address in wanted
+                if address not in rows
+                or rows[address]["link"] != "connected"
+                or {"handshake", "fail", "fail?", "noaddr"} & rows[address]["flags"]
+                or (address in replicas and "slave" not in rows[address]["flags"])
+            )
+            return not pending, f"not yet settled: {', '.join(pending)}"
+
+        wait_until("every node known and connected", settled, self.module.params["wait_seconds"], 0.5)
+
+    def spread(self, seed: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """Move primary roles until no host runs more than its share: one CLUSTER FAILOVER at
+        a time, on a replica in sync, each gated; the table read again after each."""
+        moved: list[dict[str, str]] = []
+        log: list[str] = []
+        timeout = float(self.module.params["wait_seconds"])
+        for _ in range(len(nodes)):
+            moves = placement_moves(self.nodes_text(seed))
+            if not moves:
+                break
+            move = moves[0]
+            host, port = move["replica"].rsplit(":", 1)
+            replica = self.access.remote(host, int(port))
+            gate_in_sync(self.access, replica, move["replica"], timeout)
+            primary_host, primary_port = move["primary"].rsplit(":", 1)
+            primary = self.access.remote(primary_host, int(primary_port))
+            Handover(self.access, timeout, log).cluster(primary, move["primary"], (host, int(port)))
+            moved.append(move)
+            self.wait_ok(nodes)
+        return moved
+
     def nodes_text(self, node: dict[str, Any]) -> str:
         reply = self.access.remote(node["address"], node["port"]).execute_command("CLUSTER", "NODES")
         return reply if isinstance(reply, str) else str(reply)
@@ -194,6 +292,8 @@ def converge(
     module, check, seed = cluster.module, cluster.module.check_mode, plan["seed"]
     states = result["nodes"]
     after = "not formed" if plan["create"] else f"formed, {len(states) - len(plan['add'])} nodes"
+    if result["forgotten"] and not check:
+        cluster.forget(result["forgotten"], nodes)
     if plan["create"]:
         after = f"formed of {len(states)} nodes, {module.params['replicas']} replica(s) per primary"
         if not check:
@@ -212,6 +312,8 @@ def converge(
     changed = plan["create"] or bool(plan["add"])
     if changed and not check:
         cluster.wait_ok(nodes)
+        as_replicas = result["added"] if module.params["new_nodes_as_replicas"] else []
+        cluster.wait_settled(seed, nodes, as_replicas)
     # In check mode, a cluster still to be formed has nothing to rebalance or to check yet.
     formed = not plan["create"] or not check
     if module.params["rebalance"] and formed and rebalance_needed(cluster.nodes_text(seed)):
@@ -222,10 +324,29 @@ def converge(
             cluster.run(["--cluster", "rebalance", endpoint(seed), "--cluster-use-empty-masters"])
             cluster.wait_ok(nodes)
     if formed and all(s["answered"] for s in states):
-        colocated = cluster_colocated(cluster.nodes_text(seed))
-        if colocated:
-            module.fail_json(msg=f"{'; '.join(colocated)}: a lost host would lose both", **result)
+        after += place(cluster, seed, nodes, result)
     return after
+
+
+def place(cluster: Cluster, seed: dict[str, Any], nodes: list[dict[str, Any]], result: dict[str, Any]) -> str:
+    """Spread the primaries (in check mode: say which roles would move), record where they
+    sit, and fail when a replica runs on its primary's host; the diff's words for it."""
+    module = cluster.module
+    said = ""
+    if module.params["spread_primaries"]:
+        if module.check_mode:
+            result["moved"] = placement_moves(cluster.nodes_text(seed))
+        else:
+            result["moved"] = cluster.spread(seed, nodes)
+        if result["moved"]:
+            moves = ", ".join(f"{m['replica']} takes over from {m['primary']}" for m in result["moved"])
+            said = f", primaries spread ({moves})"
+    table = cluster.nodes_text(seed)
+    result["placement"] = placement_report(cluster_rows(table))
+    colocated = cluster_colocated(table)
+    if colocated:
+        module.fail_json(msg=f"{'; '.join(colocated)}: a lost host would lose both", **result)
+    return said
 
 
 def main() -> None:
@@ -235,6 +356,7 @@ def main() -> None:
             "replicas": {"type": "int", "default": 1},
             "new_nodes_as_replicas": {"type": "bool", "default": True},
             "rebalance": {"type": "bool", "default": False},
+            "spread_primaries": {"type": "bool", "default": True},
             "admin_user": {"type": "str", "required": True},
             "admin_password": {"type": "str", "required": True, "no_log": True},
             "tls": {"type": "bool", "default": False},
@@ -255,20 +377,31 @@ def main() -> None:
             module.fail_json(msg=f"{endpoint(node)} does not answer CLUSTER INFO")
         states.append({**cluster_node_state(node, info), "answered": info is not None})
     plan = cluster_plan(states)
+    ghosts: list[dict[str, Any]] = []
+    if not plan["create"]:
+        answering = {endpoint(n): cluster.node_id(n) for n in nodes}
+        ghosts = cluster_ghosts(cluster.nodes_text(plan["seed"]), answering)
     result: dict[str, Any] = {
         "action": "create" if plan["create"] else ("add" if plan["add"] else "none"),
         "nodes": states,
         "added": [endpoint(n) for n in plan["add"]],
         "rebalanced": False,
+        "forgotten": ghosts,
+        "moved": [],
     }
     before = "not formed" if plan["create"] else f"formed, {len(states) - len(plan['add'])} nodes"
+    if ghosts:
+        before += f", {len(ghosts)} ghost(s) listed: {', '.join(g['address'] for g in ghosts)}"
     try:
         after = converge(cluster, plan, result, nodes)
     except GateError as error:
         module.fail_json(msg=str(error), **result)
     except (redis.RedisError, OSError) as error:
         module.fail_json(msg=f"{type(error).__name__}: {error}", **result)
-    changed = result["action"] != "none"
+    changed = result["action"] != "none" or bool(result["forgotten"]) or bool(result["moved"])
+    if changed and result["action"] == "none":
+        result["action"] = "forget" if result["forgotten"] else "spread"
+        after += f", ghosts forgotten: {len(result['forgotten'])}" if result["forgotten"] else ""
     module.exit_json(
         changed=changed,
         diff={"before": f"cluster: {before}\n", "after": f"cluster: {after}\n"} if changed else {},

@@ -12,9 +12,14 @@ description:
     it with the primary the inventory names (or none) and, where they differ, sends
     C(REPLICAOF host port) or C(REPLICAOF NO ONE), then C(CONFIG REWRITE) so that the instance
     starts with the same primary after a restart.
-  - With C(managed_by=sentinel), a replica is pointed once, on the run that finds no marker
+  - With C(managed_by=sentinel), an instance is pointed once, on the run that finds no marker
     file for it (the role writes the marker afterwards); from then on Sentinel decides which
-    instance is the primary, and this module changes nothing. Primaries are left alone.
+    instance is the primary, and this module changes nothing. On that first run it follows
+    the primary of its group as the Sentinels announce it now (their hello messages on the
+    inventory's primary or on a peer, C(peers)), when that is another host's instance:
+    a host that comes back empty joins whoever is primary now as a replica, even where the
+    inventory names it the primary. Where no Sentinel watches the group yet (a new tier),
+    it follows the inventory: replicas are pointed at their primary, primaries stand alone.
   - Waits up to C(wait_seconds) for an instance that is still starting or loading its data.
   - In check mode it reads and reports what it would change (with C(--diff), each changed
     instance before and after), and changes nothing. An instance that does not answer in
@@ -30,6 +35,12 @@ options:
     description:
       - Each inventory host named in a C(replicaof), as C({address, ports, tls_ports}), the
         last two mapping each of its instances' names to its C(port) and C(tls_port).
+    type: dict
+    default: {}
+  peers:
+    description:
+      - The other hosts of the play, in the form of C(primaries); an instance's peers are the
+        instances of the same name on them (the members of its Sentinel group).
     type: dict
     default: {}
   tls_port_first:
@@ -84,6 +95,7 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     Access,
     GateError,
     access_argument_spec,
+    announced_primary,
     redis,
     require_redis,
     wait_until,
@@ -109,11 +121,36 @@ def read_state(client: Any, label: str, timeout: float) -> dict[str, Any]:
     return seen
 
 
+def group_primary(
+    access: Access, name: str, replicaof: dict[str, Any] | None, params: dict[str, Any]
+) -> tuple[str, int] | None:
+    """The primary the Sentinels of this instance's group announce now, when it is the
+    inventory's primary or a peer (another host's instance of the same name); None when no
+    Sentinel watches them yet."""
+    candidates = [] if not replicaof else [replicaof]
+    candidates += [
+        {"host": host, "instance": name} for host, peer in params["peers"].items() if name in peer["ports"]
+    ]
+    members = {**params["primaries"], **params["peers"]}
+    endpoints = [wanted_primary(c, members, params["tls_port_first"]) for c in candidates]
+    for endpoint in endpoints:
+        if endpoint is None or not endpoint[1]:
+            continue
+        try:
+            announced = announced_primary(access.remote(*endpoint))
+        except (redis.RedisError, OSError):
+            continue
+        if announced is not None:
+            return announced if announced in endpoints else None
+    return None
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "instances": {"type": "dict", "required": True},
             "primaries": {"type": "dict", "default": {}},
+            "peers": {"type": "dict", "default": {}},
             "tls_port_first": {"type": "bool", "default": False},
             "managed_by": {"type": "str", "choices": ["ansible", "sentinel"], "default": "ansible"},
             "marker": {"type": "str", "default": "/var/lib/redis/{name}/.cachewright-replication-set"},
@@ -135,6 +172,8 @@ def main() -> None:
             module.fail_json(msg=f"{label}: its primary {replicaof} has no port in `primaries`")
         client = access.local(params["socket"].replace("{name}", name))
         marked = os.path.exists(params["marker"].replace("{name}", name))
+        if params["managed_by"] == "sentinel" and not marked:
+            wanted = group_primary(access, name, replicaof, params) or wanted
         wait = 2 if module.check_mode else params["wait_seconds"]
         try:
             state: dict[str, Any] | None = read_state(client, label, wait)

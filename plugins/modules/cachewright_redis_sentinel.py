@@ -13,13 +13,18 @@ description:
     as up, with at least as many replicas and other Sentinels as before. It fails when that
     does not happen within C(wait_seconds). Run it one host at a time, which keeps a quorum.
   - C(state=info) reads what the Sentinel knows.
+  - C(state=reset) forgets what the Sentinel lists but finds down for good, replicas and
+    other Sentinels of a host that died or came back under another address. For each
+    primary with such entries, C(SENTINEL RESET) of that primary, then it waits until the
+    Sentinel knows it again with its live replicas and Sentinels. Run it one host at a time
+    (C(throttle=1)); a Sentinel that was reset counts no peer for a moment.
   - Sentinel cannot load new TLS files at run time (no CONFIG SET), so a restart is how it does.
   - Needs redis-py on the host (Debian's python3-redis). Supports check mode.
 options:
   state:
     description: What to do.
     type: str
-    choices: [info, restarted]
+    choices: [info, restarted, reset]
     default: info
   unit:
     description: The Sentinel's systemd unit.
@@ -82,6 +87,11 @@ masters:
   description: Per primary name - its address, its replicas and the other Sentinels.
   returned: always
   type: dict
+ghosts:
+  description: With C(state=reset), per primary name, what was found down and forgotten (or to
+    forget).
+  returned: with state=reset
+  type: dict
 """
 
 import grp
@@ -101,6 +111,9 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     require_redis,
     wait_until,
     write_carried,
+)
+from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_state import (
+    sentinel_ghosts,
 )
 
 
@@ -130,6 +143,44 @@ def masters(client: Any) -> dict[str, dict[str, Any]]:
     return known
 
 
+def ghosts_of(client: Any, name: str) -> list[str]:
+    """The replicas and Sentinels of primary `name` this Sentinel finds down."""
+    replicas = [fields_of(row) for row in client.execute_command("SENTINEL", "REPLICAS", name)]
+    sentinels = [fields_of(row) for row in client.execute_command("SENTINEL", "SENTINELS", name)]
+    return sentinel_ghosts(replicas, sentinels)
+
+
+def reset(module: AnsibleModule, client: Any, before: dict[str, dict[str, Any]]) -> None:
+    """SENTINEL RESET each primary with ghosts, then wait until the Sentinel knows it again
+    with the replicas and Sentinels that were alive; exits the module."""
+    ghosts = {name: found for name in before if (found := ghosts_of(client, name))}
+    if not ghosts or module.check_mode:
+        module.exit_json(changed=bool(ghosts), masters=before, ghosts=ghosts)
+    start = time.monotonic()
+    for name, found in ghosts.items():
+        replicas = before[name]["replicas"] - sum(1 for g in found if g.startswith("replica "))
+        peers = before[name]["other_sentinels"] - sum(1 for g in found if g.startswith("sentinel "))
+        client.execute_command("SENTINEL", "RESET", name)
+
+        def knows_again(name: str = name, replicas: int = replicas, peers: int = peers) -> tuple[bool, str]:
+            now = masters(client).get(name)
+            ok = bool(now) and now["replicas"] >= replicas and now["other_sentinels"] >= peers
+            return ok, f"{name}: {now} (wants {replicas} replicas, {peers} other Sentinels)"
+
+        try:
+            wait_until(
+                f"{name}: its live replicas and Sentinels known again after SENTINEL RESET",
+                knows_again,
+                module.params["wait_seconds"],
+                0.2,
+            )
+        except GateError as error:
+            module.fail_json(msg=str(error), ghosts=ghosts)
+    module.exit_json(
+        changed=True, masters=masters(client), ghosts=ghosts, seconds=round(time.monotonic() - start, 2)
+    )
+
+
 def switch(module: AnsibleModule) -> None:
     """Stop and mask the previous unit, carry the Sentinel's own file over, start the new unit."""
     params = module.params
@@ -145,7 +196,7 @@ def switch(module: AnsibleModule) -> None:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "state": {"type": "str", "choices": ["info", "restarted"], "default": "info"},
+            "state": {"type": "str", "choices": ["info", "restarted", "reset"], "default": "info"},
             "unit": {"type": "str", "required": True},
             "previous_unit": {"type": "str"},
             "carry_config": carry_argument_spec(),
@@ -163,6 +214,8 @@ def main() -> None:
         before = masters(client)
     except (redis.RedisError, OSError):
         before = {}
+    if params["state"] == "reset":
+        reset(module, client, before)
     if params["only_outdated"]:
         _, pid, _ = module.run_command(["systemctl", "show", "-p", "MainPID", "--value", params["unit"]])
         if int(pid.strip() or 0) and not process_outdated(int(pid)):
