@@ -60,6 +60,8 @@ LOSS_WINDOW_BOUND_S = 15.0
 CLUSTER_PORTS = [7000, 7001]
 # Holds the lost host's address while its replacement comes up (a new machine, a new address).
 PLACEHOLDER = "cw-lab-placeholder"
+# The host the growth drill adds (tests/data/lab_grow) and then removes.
+GROWN_HOST = "cw-lab-redis-4"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -513,6 +515,72 @@ def test_a_redis_host_destroyed_and_replaced(lab: dict[str, float], change_vars:
         assert numbers["longest_window_s"] < LOSS_WINDOW_BOUND_S, (
             f"{where}: errors for {numbers['windows']} s"
         )
+
+
+def test_a_redis_host_added_then_removed_under_load(lab: dict[str, float], change_vars: str) -> None:
+    """A fourth Redis host joins (tests/data/lab_grow beside the lab's inventory): site.yml
+    makes it a fourth shard with its share of the slots, moved while the writers run, and a
+    replica of another host's shard, and a replica of each Sentinel group. Then
+    playbooks/remove_redis_host.yml takes it out again (its slots moved back first), the
+    inventory goes back to three hosts and site.yml follows. The cluster alias rides through
+    both migrations without an error."""
+    hosts = lab_hosts("redis")
+    grown = [*hosts, GROWN_HOST]
+    secrets = lab_vars("all", "lab_secrets.yml")
+    passwords = secrets["redis_server_admin_password"], secrets["redis_sentinel_password"]
+    extra = ("-i", str(ROOT / "tests" / "data" / "lab_grow"))
+    drill = Drill(run=f"scale{int(time.time())}", keys=5000)
+    drill.seed()
+
+    def playbook(label: str, *command: str) -> dict[str, int]:
+        done, lab[label] = run("bash", "scripts/lab.sh", *command)
+        assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
+        return {host: counts[1] for host, counts in recap(done.stdout).items()}
+
+    def grow() -> dict[str, int]:
+        playbook("drill grow: lab_up.yml (a fourth Redis host)", "play", "molecule/shared/lab_up.yml", *extra)
+        return playbook(
+            "drill grow: site.yml with the host in the inventory", "site", *extra, "-e", change_vars
+        )
+
+    def shrink() -> dict[str, int]:
+        playbook(
+            "drill shrink: remove_redis_host.yml",
+            "play", "playbooks/remove_redis_host.yml", *extra, "-e", change_vars,
+            "-e", f"redis_remove_host={GROWN_HOST}",
+        )  # fmt: skip
+        changed = playbook("drill shrink: site.yml without the host", "site", "-e", change_vars)
+        subprocess.run(["docker", "rm", "-f", GROWN_HOST], check=True, capture_output=True)
+        return changed
+
+    states = {}
+    try:
+        drill.through("grow", grow)
+        states["grow"] = tier_state(hosts[0], grown, CLUSTER_PORTS, *passwords)
+        drill.through("shrink", shrink)
+        states["shrink"] = tier_state(hosts[0], hosts, CLUSTER_PORTS, *passwords)
+    finally:
+        subprocess.run(["docker", "rm", "-f", GROWN_HOST], check=False, capture_output=True)
+        print()
+        for line in drill.table():
+            print(f"lab: {line}")
+        for phase, state in states.items():
+            known = sorted({n.get("known", 0) for n in state["nodes"].values()})
+            placement = state["primaries_by_host"]
+            print(f"lab: drill {phase}: cluster_known_nodes {known}, primaries by host {placement}")
+    assert not problems(states["grow"], grown, CLUSTER_PORTS), problems(states["grow"], grown, CLUSTER_PORTS)
+    assert sum(states["grow"]["primaries_by_host"].values()) == 4, states["grow"]["primaries_by_host"]
+    assert not problems(states["shrink"], hosts, CLUSTER_PORTS), problems(
+        states["shrink"], hosts, CLUSTER_PORTS
+    )
+    for row in drill.rows:
+        for alias, numbers in row["aliases"].items():
+            where = f"{row['phase']} / {alias}"
+            assert numbers["seed_lost"] == 0, f"{where}: {numbers['seed_lost']} keys written before lost"
+            assert numbers["acknowledged_lost"] == 0, f"{where}: acknowledged writes lost: {numbers}"
+            assert numbers["acknowledged"] > 0, f"{where}: no write was acknowledged"
+            assert numbers["longest_window_s"] < WINDOW_BOUND_S, f"{where}: errors for {numbers['windows']} s"
+        assert row["aliases"]["cluster"]["failed"] == 0, f"{row['phase']}: the cluster alias got errors"
 
 
 def test_second_run_changes_nothing(lab: dict[str, float], change_vars: str) -> None:

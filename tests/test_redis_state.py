@@ -16,11 +16,13 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     cluster_rows,
     describe_monitor,
     info_fields,
+    join_plan,
     monitor_after,
     monitor_plan,
     placement_moves,
     placement_report,
     rebalance_needed,
+    replica_moves,
     replication_command,
     replication_state,
     safe_args,
@@ -121,6 +123,11 @@ def test_sentinel_ghosts_are_the_replicas_and_sentinels_it_finds_down() -> None:
     ]
     assert sentinel_ghosts(replicas, sentinels) == ["replica 10.0.0.9:6379", "sentinel 10.0.0.9:26379"]
     assert sentinel_ghosts(replicas[:1], sentinels[:1]) == []
+    # A host taken out: its entries go before Sentinel finds them down.
+    assert sentinel_ghosts(replicas[:1], sentinels[:1], gone={"10.0.0.2"}) == [
+        "replica 10.0.0.2:6379",
+        "sentinel 10.0.0.2:26379",
+    ]
 
 
 def test_sentinel_fields_from_a_list_or_a_dict() -> None:
@@ -236,6 +243,62 @@ def test_bunched_primaries_are_spread_by_failing_over_to_a_replica_on_an_idle_ho
     after = placement_report(cluster_rows(spread))
     assert after["primaries_by_host"] == {"10.0.0.1": 1, "10.0.0.2": 1, "10.0.0.3": 1}
     assert after["survives_host_loss"], after
+
+
+# Three hosts, a primary and a replica on each (each replica on another host).
+SPREAD = (
+    "aaa 10.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n"
+    "bbb 10.0.0.2:7000@17000 master - 0 0 2 connected 5461-10922\n"
+    "ccc 10.0.0.3:7000@17000 master - 0 0 3 connected 10923-16383\n"
+    "ddd 10.0.0.1:7001@17001 slave ccc 0 0 3 connected\n"
+    "eee 10.0.0.2:7001@17001 slave aaa 0 0 1 connected\n"
+    "fff 10.0.0.3:7001@17001 slave bbb 0 0 2 connected\n"
+)
+
+
+def test_a_new_host_adds_a_shard_and_a_replica_of_another_host() -> None:
+    steps = join_plan(SPREAD, ["10.0.0.4:7000", "10.0.0.4:7001"], 1)
+    assert steps == [
+        {"node": "10.0.0.4:7000", "as": "primary"},
+        {"node": "10.0.0.4:7001", "as": "replica", "primary": "10.0.0.1:7000"},
+    ]
+    # Two new hosts: a primary on each first, then replicas, none on its primary's host.
+    steps = join_plan(SPREAD, ["10.0.0.4:7000", "10.0.0.4:7001", "10.0.0.5:7000", "10.0.0.5:7001"], 1)
+    assert [s["node"] for s in steps if s["as"] == "primary"] == ["10.0.0.4:7000", "10.0.0.5:7000"]
+    assert all(s["primary"].split(":")[0] != s["node"].split(":")[0] for s in steps if s["as"] == "replica")
+
+
+def test_a_new_primary_without_a_replica_takes_one_from_a_primary_with_two() -> None:
+    grown = SPREAD + (
+        "ggg 10.0.0.4:7000@17000 master - 0 0 5 connected\n"
+        "hhh 10.0.0.4:7001@17001 slave aaa 0 0 1 connected\n"
+    )
+    assert replica_moves(grown) == []  # the new primary serves no slot yet
+    grown = grown.replace(
+        "10.0.0.4:7000@17000 master - 0 0 5 connected", "10.0.0.4:7000@17000 master - 0 0 5 connected 0-100"
+    )
+    # aaa has two replicas (eee on 10.0.0.2, hhh on 10.0.0.4): eee moves, hhh shares ggg's host.
+    assert replica_moves(grown) == [{"replica": "10.0.0.2:7001", "primary": "10.0.0.4:7000"}]
+    assert replica_moves(SPREAD) == []
+    # The cluster itself moved hhh to the new primary on its own host (replica migration):
+    # hhh goes to a primary elsewhere, then the new primary takes a spare replica.
+    colocated = grown.replace("hhh 10.0.0.4:7001@17001 slave aaa", "hhh 10.0.0.4:7001@17001 slave ggg")
+    moves = replica_moves(colocated)
+    assert moves[0]["replica"] == "10.0.0.4:7001" and not moves[0]["primary"].startswith("10.0.0.4")
+    assert moves[1]["primary"] == "10.0.0.4:7000" and not moves[1]["replica"].startswith("10.0.0.4")
+
+
+def test_nodes_of_a_replaced_host_join_as_replicas_of_the_shards_without_one() -> None:
+    # 10.0.0.3 died: its primary ccc was failed over to ddd (10.0.0.1), its replica fff is gone.
+    promoted = "ddd 10.0.0.1:7001@17001 master - 0 0 4 connected 10923-16383"
+    lost = (
+        SPREAD.replace("ccc 10.0.0.3:7000@17000 master - 0 0 3 connected 10923-16383", "")
+        .replace("ddd 10.0.0.1:7001@17001 slave ccc 0 0 3 connected", promoted)
+        .replace("fff 10.0.0.3:7001@17001 slave bbb 0 0 2 connected", "")
+    )
+    steps = join_plan(lost, ["10.0.0.3:7000", "10.0.0.3:7001"], 1)
+    assert [s["as"] for s in steps] == ["replica", "replica"]
+    assert sorted(s["primary"] for s in steps) == ["10.0.0.1:7001", "10.0.0.2:7000"]
 
 
 def test_a_primary_without_a_replica_on_another_host_does_not_survive_its_host() -> None:

@@ -8,7 +8,7 @@ by tests/test_redis_state.py, and against live ones by tests/test_redis_state_li
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 # -- replication ---------------------------------------------------------------------
@@ -110,15 +110,18 @@ def monitor_plan(
     return {"monitor": monitor, "set": settings}
 
 
-def sentinel_ghosts(replicas: list[Mapping[str, Any]], sentinels: list[Mapping[str, Any]]) -> list[str]:
+def sentinel_ghosts(
+    replicas: list[Mapping[str, Any]], sentinels: list[Mapping[str, Any]], gone: Collection[str] = ()
+) -> list[str]:
     """The replicas and Sentinels a Sentinel lists for one primary (SENTINEL REPLICAS and
-    SENTINELS, as field dicts) that it finds down (s_down): a host that died, or came back
-    under another address, stays listed so until SENTINEL RESET."""
+    SENTINELS, as field dicts) that it finds down (s_down), or that run on an address of
+    `gone` (a host taken out): a host that died, or came back under another address, stays
+    listed until SENTINEL RESET."""
     return [
         f"{kind} {row.get('ip')}:{row.get('port')}"
         for kind, rows in (("replica", replicas), ("sentinel", sentinels))
         for row in rows
-        if "s_down" in str(row.get("flags", "")).split(",")
+        if "s_down" in str(row.get("flags", "")).split(",") or row.get("ip") in gone
     ]
 
 
@@ -188,6 +191,11 @@ def cluster_plan(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# Flags of a node the others no longer reach: gone for good (fail, noaddr) or maybe (fail?),
+# or not yet met (handshake).
+DOWN_FLAGS = frozenset({"fail", "fail?", "noaddr", "handshake"})
+
+
 def cluster_rows(cluster_nodes: str) -> list[dict[str, Any]]:
     """CLUSTER NODES as rows: id, address (host:port), flags, primary id, slot count."""
     rows = []
@@ -231,6 +239,15 @@ def cluster_colocated(cluster_nodes: str) -> list[str]:
 REBALANCE_THRESHOLD_PERCENT = 2.0
 
 
+def empty_primaries(cluster_nodes: str) -> list[str]:
+    """Reachable primaries that serve no slot (host:port): capacity nobody uses."""
+    return [
+        row["address"]
+        for row in cluster_rows(cluster_nodes)
+        if "master" in row["flags"] and not row["slots"] and not DOWN_FLAGS & row["flags"]
+    ]
+
+
 def rebalance_needed(cluster_nodes: str) -> bool:
     """Whether `redis-cli --cluster rebalance --cluster-use-empty-masters` would move slots:
     as redis-cli measures it, a primary whose slot count is off its even share (rounded
@@ -246,11 +263,6 @@ def rebalance_needed(cluster_nodes: str) -> bool:
     return any(
         slots == 0 or abs(100 - 100.0 * share / slots) > REBALANCE_THRESHOLD_PERCENT for slots in primaries
     )
-
-
-# Flags of a node the others no longer reach: gone for good (fail, noaddr) or maybe (fail?),
-# or not yet met (handshake).
-DOWN_FLAGS = frozenset({"fail", "fail?", "noaddr", "handshake"})
 
 
 def host_of(address: str) -> str:
@@ -308,6 +320,42 @@ def placement_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "survives_host_loss": survives}  # fmt: skip
 
 
+def replica_moves(cluster_nodes: str) -> list[dict[str, str]]:
+    """The CLUSTER REPLICATEs that give every primary serving slots a replica on another host
+    and leave no replica on its primary's host: such a replica goes to a primary on another
+    host (one without a replica elsewhere first, then the one with the fewest replicas); a
+    primary still without one takes a replica from a primary that has two or more, one that
+    is not on its host. Each move is {replica, primary} as host:port, in order."""
+    rows = [dict(row) for row in cluster_rows(cluster_nodes) if not DOWN_FLAGS & row["flags"]]
+    by_id = {row["id"]: row for row in rows}
+    serving = [r for r in rows if "master" in r["flags"] and r["slots"]]
+    moves: list[dict[str, str]] = []
+
+    def followers(primary: dict[str, Any]) -> list[dict[str, Any]]:
+        return [r for r in rows if "slave" in r["flags"] and r["primary_id"] == primary["id"]]
+
+    def covered(primary: dict[str, Any]) -> bool:
+        return any(host_of(r["address"]) != host_of(primary["address"]) for r in followers(primary))
+
+    def move(replica: dict[str, Any], primary: dict[str, Any]) -> None:
+        moves.append({"replica": replica["address"], "primary": primary["address"]})
+        replica["primary_id"] = primary["id"]
+
+    for replica in [r for r in rows if "slave" in r["flags"] and r["primary_id"] in by_id]:
+        if host_of(replica["address"]) != host_of(by_id[replica["primary_id"]]["address"]):
+            continue
+        targets = [p for p in serving if host_of(p["address"]) != host_of(replica["address"])]
+        if targets:
+            move(replica, min(targets, key=lambda p: (covered(p), len(followers(p)))))
+    for orphan in [p for p in serving if not covered(p)]:
+        home = host_of(orphan["address"])
+        donors = sorted((p for p in serving if len(followers(p)) > 1), key=lambda p: -len(followers(p)))
+        spare = next((r for d in donors for r in followers(d) if host_of(r["address"]) != home), None)
+        if spare is not None:
+            move(spare, orphan)
+    return moves
+
+
 def placement_moves(cluster_nodes: str) -> list[dict[str, str]]:
     """The CLUSTER FAILOVERs (a replica takes its primary's role; no data moves) that spread
     the primaries so that no host runs more than its even share (rounded up). Each move is
@@ -349,3 +397,34 @@ def placement_moves(cluster_nodes: str) -> list[dict[str, str]]:
         primary["flags"] = (primary["flags"] - {"master"}) | {"slave"}
         primary["slots"], primary["primary_id"] = 0, replica["id"]
     return moves
+
+
+def join_plan(cluster_nodes: str, loners: list[str], replicas: int) -> list[dict[str, str]]:
+    """How nodes not yet in the cluster (host:port) join it, in order: as primaries while the
+    cluster has fewer than one primary for every 1 + `replicas` nodes (one new host at a
+    time, so that the new primaries spread), then as replicas, each of the primary with the
+    fewest replicas on another host than its own. Each step is {node, as: primary|replica,
+    primary: host:port of the primary it replicates, for a replica}."""
+    rows = [row for row in cluster_rows(cluster_nodes) if not DOWN_FLAGS & row["flags"]]
+    primaries = [row["address"] for row in rows if "master" in row["flags"]]
+    by_id = {row["id"]: row["address"] for row in rows}
+    followers = {address: 0 for address in primaries}
+    for row in rows:
+        if "slave" in row["flags"] and by_id.get(row["primary_id"]) in followers:
+            followers[by_id[row["primary_id"]]] += 1
+    wanted = (len(rows) + len(loners)) // (1 + replicas)
+    steps: list[dict[str, str]] = []
+    waiting = list(loners)
+    while len(primaries) < wanted and waiting:
+        taken = [host_of(a) for a in primaries]
+        node = min(waiting, key=lambda a: (taken.count(host_of(a)), waiting.index(a)))
+        waiting.remove(node)
+        primaries.append(node)
+        followers[node] = 0
+        steps.append({"node": node, "as": "primary"})
+    for node in waiting:
+        elsewhere = [p for p in primaries if host_of(p) != host_of(node)] or primaries
+        primary = min(elsewhere, key=lambda p: (followers[p], primaries.index(p)))
+        followers[primary] += 1
+        steps.append({"node": node, "as": "replica", "primary": primary})
+    return steps

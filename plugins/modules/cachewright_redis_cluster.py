@@ -19,7 +19,9 @@ description:
     the cluster lists as failed (C(fail) or C(noaddr)) that serve no slot, at an address
     that is in no node of I(nodes) or that another node answers now (a host that came back
     empty has new node IDs). A failed node that may come back at its own address is kept.
-  - With C(spread_primaries), moves primary roles so that no host runs more than its even
+  - With C(spread_primaries), first gives every primary serving slots a replica on another
+    host (C(CLUSTER REPLICATE) of a replica of a primary that has two, as a new shard needs),
+    then moves primary roles so that no host runs more than its even
     share of the primaries (rounded up), with C(CLUSTER FAILOVER) on a replica of a host with
     fewer, once that replica is in sync (no data moves; writes are held until it has them
     all), one at a time, each gated as the restart path gates a hand-over.
@@ -43,13 +45,32 @@ options:
     type: int
     default: 1
   new_nodes_as_replicas:
-    description: Nodes added to a formed cluster join as replicas (true) or as empty primaries (false).
+    description:
+      - Nodes added to a formed cluster all join as replicas (true; the capacity stays), or
+        (false) as the node count allows - as primaries while the cluster has fewer than one
+        primary for every C(1 + replicas) nodes (a new host's first node first), the others as
+        replicas of the primary with the fewest replicas on another host. New primaries get
+        their share of the slots (C(--cluster rebalance --cluster-use-empty-masters)), moved
+        key by key while clients keep working (they follow C(ASK) and C(MOVED)).
     type: bool
     default: true
   rebalance:
-    description: Move slots onto primaries that serve less than their share (empty ones included).
+    description:
+      - Move slots onto primaries that serve less than their share. A primary that serves no
+        slot at all gets its share whatever this says.
     type: bool
     default: false
+  retire:
+    description:
+      - Nodes to take out of the cluster (each a dict with C(address) and C(port), like
+        I(nodes)), e.g. every node of a host that leaves. Their slots are moved to the other
+        primaries first (C(--cluster rebalance) with weight 0 for them, key by key while
+        clients follow C(ASK) and C(MOVED)), then each is removed (C(--cluster del-node)),
+        its replicas given to other primaries. The rest of the run (replicas, placement)
+        works on the other nodes.
+    type: list
+    elements: dict
+    default: []
   spread_primaries:
     description: Move primary roles (C(CLUSTER FAILOVER)) until no host runs more than its even share.
     type: bool
@@ -109,8 +130,20 @@ rebalanced:
   description: Whether slots were (or would be) moved.
   returned: always
   type: bool
+retired:
+  description: The nodes of C(retire) taken out (or to take out), each with C(address), C(id) and C(slots).
+  returned: always
+  type: list
 forgotten:
   description: The ghost nodes forgotten (or to forget), each with C(id) and C(address).
+  returned: always
+  type: list
+joins:
+  description: How each added node joined (or would), C({node, as, primary}) with C(as) primary or replica.
+  returned: always
+  type: list
+replicas_moved:
+  description: The replicas given to another primary (or to give), each C({replica, primary}), host:port.
   returned: always
   type: list
 moved:
@@ -146,16 +179,21 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     cluster_node_state,
     cluster_plan,
     cluster_rows,
+    empty_primaries,
     endpoint,
     info_fields,
+    join_plan,
     placement_moves,
     placement_report,
     rebalance_needed,
+    replica_moves,
 )
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_tls import (
     tls_client_argument_spec,
 )
 
+# What a run that forms or adds nothing did, by the result key that says it, first first.
+ACTIONS = {"retired": "retire", "forgotten": "forget", "replicas_moved": "spread", "moved": "spread"}
 # redis-cli --cluster add-node needs the cluster to know the node before the next one joins.
 ADD_PAUSE_SECONDS = 2
 
@@ -237,6 +275,32 @@ class Cluster:
 
         wait_until("every node known and connected", settled, self.module.params["wait_seconds"], 0.5)
 
+    def give_replicas(self, seed: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """CLUSTER REPLICATE until every primary serving slots has a replica on another host
+        (a new shard takes one from a primary that has two), each replica in sync before the
+        next move."""
+        moved: list[dict[str, str]] = []
+        for _ in range(len(nodes)):
+            moves = replica_moves(self.nodes_text(seed))
+            if not moves:
+                break
+            move = moves[0]
+            host, port = move["replica"].rsplit(":", 1)
+            primary_host, primary_port = move["primary"].rsplit(":", 1)
+            primary_id = self.node_id({"address": primary_host, "port": int(primary_port)})
+            replica = self.access.remote(host, int(port))
+            replica.execute_command("CLUSTER", "REPLICATE", primary_id)
+            timeout = float(self.module.params["wait_seconds"])
+
+            def seen(address: str = move["replica"], wanted: str | None = primary_id) -> tuple[bool, str]:
+                row = next((r for r in cluster_rows(self.nodes_text(seed)) if r["address"] == address), None)
+                return bool(row) and row["primary_id"] == wanted, f"the seed lists {row}"
+
+            wait_until(f"{move['replica']} listed as a replica of {move['primary']}", seen, timeout, 0.2)
+            gate_in_sync(self.access, replica, move["replica"], timeout)
+            moved.append(move)
+        return moved
+
     def spread(self, seed: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, str]]:
         """Move primary roles until no host runs more than its share: one CLUSTER FAILOVER at
         a time, on a replica in sync, each gated; the table read again after each."""
@@ -284,6 +348,54 @@ class Cluster:
         )
 
 
+def join(cluster: Cluster, seed: dict[str, Any], added: list[str]) -> list[dict[str, str]]:
+    """Add the nodes not in the cluster (in check mode: only plan it), as replicas or as the
+    node count allows (join_plan); how each joined."""
+    params = cluster.module.params
+    if params["new_nodes_as_replicas"]:
+        steps = [{"node": node, "as": "replica"} for node in added]
+    else:
+        steps = join_plan(cluster.nodes_text(seed), added, params["replicas"])
+    for index, step in enumerate([] if cluster.module.check_mode else steps):
+        if index:
+            time.sleep(ADD_PAUSE_SECONDS)
+        role = []
+        if step["as"] == "replica":
+            role = ["--cluster-slave"]
+            if step.get("primary"):
+                host, port = step["primary"].rsplit(":", 1)
+                role += ["--cluster-master-id", cluster.node_id({"address": host, "port": int(port)}) or ""]
+        cluster.run(["--cluster", "add-node", step["node"], endpoint(seed), *role])
+    return steps
+
+
+def retire(
+    cluster: Cluster, seed: dict[str, Any], kept: list[dict[str, Any]], leaving: set[str]
+) -> list[dict[str, Any]]:
+    """Take the `leaving` nodes out (in check mode: say which): their slots moved to the
+    other primaries, then each removed; the nodes retired, with the slots they served."""
+    rows = [r for r in cluster_rows(cluster.nodes_text(seed)) if r["address"] in leaving]
+    retired = [{"address": r["address"], "id": r["id"], "slots": r["slots"]} for r in rows]
+    if cluster.module.check_mode or not retired:
+        return retired
+    serving = [r["id"] for r in rows if "master" in r["flags"] and r["slots"]]
+    if serving:
+        weights = [f"{node_id}=0" for node_id in serving]
+        cluster.run(["--cluster", "rebalance", endpoint(seed), "--cluster-weight", *weights])
+
+        def drained() -> tuple[bool, str]:
+            left = {
+                r["address"]: r["slots"] for r in cluster_rows(cluster.nodes_text(seed)) if r["id"] in serving
+            }
+            return not any(left.values()), f"slots still served: {left}"
+
+        wait_until("the leaving primaries' slots moved", drained, cluster.module.params["wait_seconds"], 0.5)
+    for node in retired:
+        cluster.run(["--cluster", "del-node", endpoint(seed), node["id"]])
+    cluster.wait_ok(kept)
+    return retired
+
+
 def converge(
     cluster: Cluster, plan: dict[str, Any], result: dict[str, Any], nodes: list[dict[str, Any]]
 ) -> str:
@@ -301,22 +413,19 @@ def converge(
             cluster.run(
                 ["--cluster", "create", *plan["endpoints"], "--cluster-replicas", replicas, "--cluster-yes"]
             )
-    for index, node in enumerate(plan["add"]):
+    if plan["add"]:
         after = f"formed, {len(states)} nodes (added {', '.join(result['added'])})"
-        if check:
-            continue
-        if index:
-            time.sleep(ADD_PAUSE_SECONDS)
-        as_replica = ["--cluster-slave"] if module.params["new_nodes_as_replicas"] else []
-        cluster.run(["--cluster", "add-node", endpoint(node), endpoint(seed), *as_replica])
+        result["joins"] = join(cluster, seed, result["added"])
     changed = plan["create"] or bool(plan["add"])
     if changed and not check:
         cluster.wait_ok(nodes)
-        as_replicas = result["added"] if module.params["new_nodes_as_replicas"] else []
-        cluster.wait_settled(seed, nodes, as_replicas)
+        replicas = [step["node"] for step in result["joins"] if step["as"] == "replica"]
+        cluster.wait_settled(seed, nodes, replicas)
     # In check mode, a cluster still to be formed has nothing to rebalance or to check yet.
     formed = not plan["create"] or not check
-    if module.params["rebalance"] and formed and rebalance_needed(cluster.nodes_text(seed)):
+    asked = module.params["rebalance"] or any(step["as"] == "primary" for step in result["joins"])
+    table = cluster.nodes_text(seed) if formed else ""
+    if formed and (asked or empty_primaries(table)) and rebalance_needed(table):
         result["rebalanced"] = True
         result["action"] = result["action"] if changed else "rebalance"
         after += ", slots rebalanced"
@@ -335,12 +444,19 @@ def place(cluster: Cluster, seed: dict[str, Any], nodes: list[dict[str, Any]], r
     said = ""
     if module.params["spread_primaries"]:
         if module.check_mode:
+            result["replicas_moved"] = replica_moves(cluster.nodes_text(seed))
             result["moved"] = placement_moves(cluster.nodes_text(seed))
         else:
+            result["replicas_moved"] = cluster.give_replicas(seed, nodes)
             result["moved"] = cluster.spread(seed, nodes)
+        if result["replicas_moved"]:
+            moves = ", ".join(
+                f"{m['replica']} now replicates {m['primary']}" for m in result["replicas_moved"]
+            )
+            said += f", replicas moved ({moves})"
         if result["moved"]:
             moves = ", ".join(f"{m['replica']} takes over from {m['primary']}" for m in result["moved"])
-            said = f", primaries spread ({moves})"
+            said += f", primaries spread ({moves})"
     table = cluster.nodes_text(seed)
     result["placement"] = placement_report(cluster_rows(table))
     colocated = cluster_colocated(table)
@@ -357,6 +473,7 @@ def main() -> None:
             "new_nodes_as_replicas": {"type": "bool", "default": True},
             "rebalance": {"type": "bool", "default": False},
             "spread_primaries": {"type": "bool", "default": True},
+            "retire": {"type": "list", "elements": "dict", "default": []},
             "admin_user": {"type": "str", "required": True},
             "admin_password": {"type": "str", "required": True, "no_log": True},
             "tls": {"type": "bool", "default": False},
@@ -369,7 +486,11 @@ def main() -> None:
     require_redis(module)
     check = module.check_mode
     cluster = Cluster(module)
+    leaving = {endpoint(n) for n in module.params["retire"]}
     nodes = [{**n, "port": int(n["port"])} for n in module.params["nodes"]]
+    kept = [n for n in nodes if endpoint(n) not in leaving]
+    retired = retire(cluster, kept[0], kept, leaving) if leaving else []
+    nodes = kept
     states = []
     for node in nodes:
         info = cluster.info(node, 2 if check else 20)
@@ -387,6 +508,9 @@ def main() -> None:
         "added": [endpoint(n) for n in plan["add"]],
         "rebalanced": False,
         "forgotten": ghosts,
+        "retired": retired,
+        "joins": [],
+        "replicas_moved": [],
         "moved": [],
     }
     before = "not formed" if plan["create"] else f"formed, {len(states) - len(plan['add'])} nodes"
@@ -398,9 +522,10 @@ def main() -> None:
         module.fail_json(msg=str(error), **result)
     except (redis.RedisError, OSError) as error:
         module.fail_json(msg=f"{type(error).__name__}: {error}", **result)
-    changed = result["action"] != "none" or bool(result["forgotten"]) or bool(result["moved"])
+    changed = result["action"] != "none" or any(result[k] for k in ACTIONS)
     if changed and result["action"] == "none":
-        result["action"] = "forget" if result["forgotten"] else "spread"
+        result["action"] = next(action for key, action in ACTIONS.items() if result[key])
+        after += f", retired: {', '.join(r['address'] for r in retired)}" if retired else ""
         after += f", ghosts forgotten: {len(result['forgotten'])}" if result["forgotten"] else ""
     module.exit_json(
         changed=changed,

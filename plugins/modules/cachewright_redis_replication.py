@@ -16,10 +16,10 @@ description:
     file for it (the role writes the marker afterwards); from then on Sentinel decides which
     instance is the primary, and this module changes nothing. On that first run it follows
     the primary of its group as the Sentinels announce it now (their hello messages on the
-    inventory's primary or on a peer, C(peers)), when that is another host's instance:
+    inventory's primary or on a peer, C(peers)), when that is another host's instance;
     a host that comes back empty joins whoever is primary now as a replica, even where the
     inventory names it the primary. Where no Sentinel watches the group yet (a new tier),
-    it follows the inventory: replicas are pointed at their primary, primaries stand alone.
+    it follows the inventory (replicas are pointed at their primary, primaries stand alone).
   - Waits up to C(wait_seconds) for an instance that is still starting or loading its data.
   - In check mode it reads and reports what it would change (with C(--diff), each changed
     instance before and after), and changes nothing. An instance that does not answer in

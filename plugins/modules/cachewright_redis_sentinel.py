@@ -63,6 +63,11 @@ options:
     description: With C(state=restarted), restart only when a package upgrade replaced the binary it runs.
     type: bool
     default: false
+  gone:
+    description: With C(state=reset), addresses of hosts taken out; their replicas and Sentinels go too.
+    type: list
+    elements: str
+    default: []
   wait_seconds:
     description: How long the Sentinel may take to know its primaries again.
     type: int
@@ -143,17 +148,18 @@ def masters(client: Any) -> dict[str, dict[str, Any]]:
     return known
 
 
-def ghosts_of(client: Any, name: str) -> list[str]:
-    """The replicas and Sentinels of primary `name` this Sentinel finds down."""
+def ghosts_of(client: Any, name: str, gone: list[str]) -> list[str]:
+    """The replicas and Sentinels of primary `name` this Sentinel finds down, or on `gone`."""
     replicas = [fields_of(row) for row in client.execute_command("SENTINEL", "REPLICAS", name)]
     sentinels = [fields_of(row) for row in client.execute_command("SENTINEL", "SENTINELS", name)]
-    return sentinel_ghosts(replicas, sentinels)
+    return sentinel_ghosts(replicas, sentinels, gone)
 
 
 def reset(module: AnsibleModule, client: Any, before: dict[str, dict[str, Any]]) -> None:
     """SENTINEL RESET each primary with ghosts, then wait until the Sentinel knows it again
     with the replicas and Sentinels that were alive; exits the module."""
-    ghosts = {name: found for name in before if (found := ghosts_of(client, name))}
+    gone = module.params["gone"]
+    ghosts = {name: found for name in before if (found := ghosts_of(client, name, gone))}
     if not ghosts or module.check_mode:
         module.exit_json(changed=bool(ghosts), masters=before, ghosts=ghosts)
     start = time.monotonic()
@@ -203,6 +209,7 @@ def main() -> None:
             "daemon_reload": {"type": "bool", "default": False},
             "only_outdated": {"type": "bool", "default": False},
             "wait_seconds": {"type": "int", "default": 60},
+            "gone": {"type": "list", "elements": "str", "default": []},
             **local_sentinel_argument_spec(),
         },
         supports_check_mode=True,
