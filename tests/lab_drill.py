@@ -56,6 +56,8 @@ class Drill:
 
     run: str
     keys: int
+    # The settings file the writers read anew when it changes (as a restarted app), if any.
+    follow_settings: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def seed(self) -> None:
@@ -68,7 +70,8 @@ class Drill:
         _exec("rm", "-f", stop, out)
         _exec(
             VENV_PYTHON, "manage.py", "cachedrill", "write", "--run", self.run, "--phase", phase,
-            "--stop-file", stop, "--out", out, "--aliases", *ALIASES, detach=True,
+            "--stop-file", stop, "--out", out, "--aliases", *ALIASES,
+            *(["--follow-settings", self.follow_settings] if self.follow_settings else []), detach=True,
         )  # fmt: skip
         time.sleep(2)
         start = time.monotonic()

@@ -3,6 +3,7 @@ cachewright_django.sentinel (finding a new primary as soon as it is promoted).""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -132,3 +133,26 @@ def test_the_primary_comes_from_get_master_addr_by_name() -> None:
     sentinel.sentinels = [FakeSentinel(None)]  # type: ignore[list-item]
     with pytest.raises(redis.sentinel.MasterNotFoundError):
         sentinel.discover_master("cache")
+
+
+def test_a_writer_that_follows_the_settings_builds_its_client_again_when_they_change(tmp_path: Any) -> None:
+    path = tmp_path / "cache_settings.py"
+    first = {"flaky": {**LOCMEM, "LOCATION": "before"}}
+    path.write_text(f"CACHES = {first!r}\n", encoding="utf-8")
+    follow = drill.FollowedSettings(str(path), check_every=0)
+    rounds = iter(range(40))
+
+    def stop() -> bool:
+        n = next(rounds)
+        if n == 10:
+            second = {"flaky": {**LOCMEM, "LOCATION": "after"}}
+            path.write_text(f"CACHES = {second!r}\n", encoding="utf-8")
+
+            os.utime(path, (1, 1))
+        return n >= 30
+
+    log = drill.write_until("flaky", "f1", "p", stop, interval=0, cache=Flaky(set()), follow=follow)
+    assert log.reloads == 1
+    assert len(log.acknowledged) == 30
+    after = LocMemCache("after", {})
+    assert after.get(drill.write_key("f1", "p", 29)) == drill.value_of(drill.write_key("f1", "p", 29))

@@ -60,8 +60,10 @@ LOSS_WINDOW_BOUND_S = 15.0
 CLUSTER_PORTS = [7000, 7001]
 # Holds the lost host's address while its replacement comes up (a new machine, a new address).
 PLACEHOLDER = "cw-lab-placeholder"
-# The host the growth drill adds (tests/data/lab_grow) and then removes.
+# The host the growth drill adds (tests/data/lab_grow_redis) and then removes.
 GROWN_HOST = "cw-lab-redis-4"
+# The memcached host the pool drill adds (tests/data/lab_grow_memcached) and then removes.
+GROWN_MEMCACHED = "cw-lab-mc-4"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -518,7 +520,7 @@ def test_a_redis_host_destroyed_and_replaced(lab: dict[str, float], change_vars:
 
 
 def test_a_redis_host_added_then_removed_under_load(lab: dict[str, float], change_vars: str) -> None:
-    """A fourth Redis host joins (tests/data/lab_grow beside the lab's inventory): site.yml
+    """A fourth Redis host joins (tests/data/lab_grow_redis beside the lab's inventory): site.yml
     makes it a fourth shard with its share of the slots, moved while the writers run, and a
     replica of another host's shard, and a replica of each Sentinel group. Then
     playbooks/remove_redis_host.yml takes it out again (its slots moved back first), the
@@ -528,7 +530,7 @@ def test_a_redis_host_added_then_removed_under_load(lab: dict[str, float], chang
     grown = [*hosts, GROWN_HOST]
     secrets = lab_vars("all", "lab_secrets.yml")
     passwords = secrets["redis_server_admin_password"], secrets["redis_sentinel_password"]
-    extra = ("-i", str(ROOT / "tests" / "data" / "lab_grow"))
+    extra = ("-i", str(ROOT / "tests" / "data" / "lab_grow_redis"))
     drill = Drill(run=f"scale{int(time.time())}", keys=5000)
     drill.seed()
 
@@ -581,6 +583,65 @@ def test_a_redis_host_added_then_removed_under_load(lab: dict[str, float], chang
             assert numbers["acknowledged"] > 0, f"{where}: no write was acknowledged"
             assert numbers["longest_window_s"] < WINDOW_BOUND_S, f"{where}: errors for {numbers['windows']} s"
         assert row["aliases"]["cluster"]["failed"] == 0, f"{row['phase']}: the cluster alias got errors"
+
+
+def test_a_memcached_host_added_then_removed_under_load(lab: dict[str, float], change_vars: str) -> None:
+    """A fourth memcached host joins the pools (tests/data/lab_grow_memcached): the servers
+    first, then the app's settings; playbooks/remove_memcached_host.yml takes it out again:
+    the app's settings first, then its servers stop. The writers build their clients again
+    when the settings change, as the restarted app does. No error reaches the app; the share
+    of keys that go cold (the moved server's, about 1/N) is measured."""
+    extra = ("-i", str(ROOT / "tests" / "data" / "lab_grow_memcached"))
+    drill = Drill(run=f"pool{int(time.time())}", keys=5000, follow_settings=SETTINGS_FILE)
+    drill.seed()
+
+    def playbook(label: str, *command: str) -> dict[str, int]:
+        done, lab[label] = run("bash", "scripts/lab.sh", *command)
+        assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
+        return {host: counts[1] for host, counts in recap(done.stdout).items()}
+
+    def grow() -> dict[str, int]:
+        playbook(
+            "drill pool grow: lab_up.yml (a fourth memcached host)",
+            "play",
+            "molecule/shared/lab_up.yml",
+            *extra,
+        )
+        return playbook("drill pool grow: site.yml with the host", "site", *extra, "-e", change_vars)
+
+    def shrink() -> dict[str, int]:
+        changed = playbook(
+            "drill pool shrink: remove_memcached_host.yml",
+            "play", "playbooks/remove_memcached_host.yml", *extra, "-e", change_vars,
+            "-e", f"memcached_remove_host={GROWN_MEMCACHED}",
+        )  # fmt: skip
+        subprocess.run(["docker", "rm", "-f", GROWN_MEMCACHED], check=True, capture_output=True)
+        return changed
+
+    try:
+        drill.through("pool-grow", grow)
+        drill.through("pool-shrink", shrink)
+    finally:
+        subprocess.run(["docker", "rm", "-f", GROWN_MEMCACHED], check=False, capture_output=True)
+        print()
+        for line in drill.table():
+            print(f"lab: {line}")
+    pool = len(lab_hosts("memcached")) + 1
+    for row in drill.rows:
+        for alias, numbers in row["aliases"].items():
+            where = f"{row['phase']} / {alias}"
+            assert numbers["failed"] == 0, f"{where}: the app got errors: {numbers}"
+            assert numbers["acknowledged"] > 0, f"{where}: no write was acknowledged"
+            if alias != "fragments":
+                assert numbers["seed_lost"] == 0 and numbers["acknowledged_lost"] == 0, f"{where}: {numbers}"
+                continue
+            cold_seed = numbers["seed_lost"] / numbers["seed_before"]
+            cold_writes = numbers["acknowledged_lost"] / numbers["acknowledged"]
+            print(
+                f"lab: drill {row['phase']} fragments: keys gone cold {cold_seed:.1%} of those written "
+                f"before, {cold_writes:.1%} of those written during (one server of {pool}: {1 / pool:.0%})"
+            )
+            assert cold_seed <= 1 / pool + 0.1 and cold_writes <= 1 / pool + 0.1, f"{where}: {numbers}"
 
 
 def test_second_run_changes_nothing(lab: dict[str, float], change_vars: str) -> None:

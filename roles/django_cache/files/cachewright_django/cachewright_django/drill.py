@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import runpy
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,12 +46,13 @@ SETTLE_S = 3.0
 WINDOW_GAP_S = 0.25
 
 
-def drill_cache(alias: str) -> Any:
-    """The alias's backend from its settings, with swallowed errors raised again."""
+def drill_cache(alias: str, caches: dict[str, Any] | None = None) -> Any:
+    """The alias's backend from its settings (or from `caches`, a CACHES read anew), with
+    swallowed errors raised again."""
     from django.conf import settings  # noqa: PLC0415 - settings must be configured first
     from django.utils.module_loading import import_string  # noqa: PLC0415
 
-    params = copy.deepcopy(settings.CACHES[alias])
+    params = copy.deepcopy((caches or settings.CACHES)[alias])
     options = params.setdefault("OPTIONS", {})
     if "ignore_exc" in options:
         options["ignore_exc"] = False
@@ -124,6 +127,8 @@ class WriterLog:
     attempts: int = 0
     windows: list[Window] = field(default_factory=list)
     slowest_ack_s: float = 0.0
+    # How many times the client was built again from changed settings.
+    reloads: int = 0
 
     def merged(self) -> list[Window]:
         """The windows, those less than WINDOW_GAP_S apart joined into one."""
@@ -151,7 +156,35 @@ class WriterLog:
             "windows": windows,
             "longest_window_s": max((w["seconds"] for w in windows), default=0.0),
             "slowest_ack_s": round(self.slowest_ack_s, 3),
+            "reloads": self.reloads,
         }
+
+
+class FollowedSettings:
+    """The settings module the app imports, read anew whenever its file changes: what an app
+    process sees when the kit rewrites its settings and restarts it."""
+
+    def __init__(self, path: str, check_every: float = 0.5) -> None:
+        self.path = path
+        self.check_every = check_every
+        self.checked = 0.0
+        self.mtime = os.stat(path).st_mtime
+        self.version = 0
+        self.caches: dict[str, Any] | None = None
+        self.lock = threading.Lock()
+
+    def poll(self) -> int:
+        """The settings' version now (it grows by one each time the file changed)."""
+        with self.lock:
+            now = time.monotonic()
+            if now - self.checked >= self.check_every:
+                self.checked = now
+                mtime = os.stat(self.path).st_mtime
+                if mtime != self.mtime:
+                    self.mtime = mtime
+                    self.caches = runpy.run_path(self.path)["CACHES"]
+                    self.version += 1
+            return self.version
 
 
 def write_until(
@@ -163,13 +196,21 @@ def write_until(
     interval: float = 0.005,
     cache: Any = None,
     clock: Callable[[], float] = time.time,
+    follow: FollowedSettings | None = None,
 ) -> WriterLog:
-    """Unique add() writes until stop() says so; every answer recorded."""
+    """Unique add() writes until stop() says so; every answer recorded. With `follow`, the
+    alias's client is built again from the settings file each time it changes (as the app
+    restarted by the kit would)."""
     cache = cache or drill_cache(alias)
     log = WriterLog(alias)
     open_window: Window | None = None
     seq = 0
+    version = 0
     while not stop():
+        if follow is not None and follow.poll() != version:
+            version = follow.version
+            cache = drill_cache(alias, follow.caches)
+            log.reloads += 1
         key = write_key(run, phase, seq)
         began = clock()
         try:
@@ -201,14 +242,22 @@ def write_until(
 
 
 def write(
-    aliases: Sequence[str], run: str, phase: str, stop: Callable[[], bool], interval: float = 0.005
+    aliases: Sequence[str],
+    run: str,
+    phase: str,
+    stop: Callable[[], bool],
+    interval: float = 0.005,
+    *,
+    follow: str = "",
 ) -> dict[str, Any]:
-    """One writer thread per alias until stop(); the record the check reads."""
+    """One writer thread per alias until stop(); the record the check reads. `follow`: the
+    settings file to read anew when it changes (FollowedSettings)."""
     logs: dict[str, WriterLog] = {}
     started = time.time()
+    followed = FollowedSettings(follow) if follow else None
 
     def work(alias: str) -> None:
-        logs[alias] = write_until(alias, run, phase, stop, interval=interval)
+        logs[alias] = write_until(alias, run, phase, stop, interval=interval, follow=followed)
 
     threads = [threading.Thread(target=work, args=(alias,), name=f"drill-{alias}") for alias in aliases]
     for thread in threads:

@@ -31,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--out", help="write: where the record goes (JSON).")
         parser.add_argument("--writes", nargs="*", default=[], help="verify/clean: records of write.")
         parser.add_argument("--interval", type=float, default=0.005, help="write: seconds between writes.")
+        parser.add_argument(
+            "--follow-settings",
+            default="",
+            help="write: the settings file to read anew when it changes (as a restarted app would).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         aliases = options["aliases"] or list(settings.CACHES)
@@ -53,6 +58,7 @@ class Command(BaseCommand):
                 options["phase"],
                 lambda: os.path.exists(stop_file),
                 options["interval"],
+                follow=options["follow_settings"],
             )
             Path(options["out"]).write_text(drill.dumps(result), encoding="utf-8")
             result = {
