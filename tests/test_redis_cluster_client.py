@@ -15,7 +15,13 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from redis_cluster_fixture import APP_PASSWORD, APP_USER, LocalCluster, make_tls_files  # noqa: E402
+from redis_cluster_fixture import (  # noqa: E402
+    ADMIN_PASSWORD,
+    APP_PASSWORD,
+    APP_USER,
+    LocalCluster,
+    make_tls_files,
+)
 
 if shutil.which("redis-server") is None:
     pytest.fail("redis-server is not installed (scripts/test.sh installs it)", pytrace=False)
@@ -85,6 +91,36 @@ def test_multi_key_api_across_slots(cache: Any) -> None:
     assert cache.get_many([*list(data)[:3], "absent"]) == {k: data[k] for k in list(data)[:3]}
     assert cache.delete_many(list(data)[:25]) == 25
     assert cache.get_many(list(data)) == {k: data[k] for k in list(data)[25:]}
+
+
+def test_multi_key_calls_ride_through_a_slot_being_moved(cache: Any, cluster: LocalCluster) -> None:
+    """While a slot moves key by key (as redis-cli --cluster rebalance moves it), half its keys
+    on the new primary: get_many/set_many on its keys answer (MGET answers TRYAGAIN then),
+    as does every key alone (ASK), and after the move too."""
+    keys = [f"{{moving}}-{i}" for i in range(40)]  # one hash tag: one slot
+    data = {key: i for i, key in enumerate(keys)}
+    cache.set_many(data, 300)
+    raw = [cache.make_key(key) for key in keys]
+    primaries = cluster.primaries()
+    slot = int(cluster.node(primaries[0]).execute_command("CLUSTER", "KEYSLOT", raw[0]))
+    source = next(p for p in primaries if cluster.node(p).execute_command("CLUSTER", "COUNTKEYSINSLOT", slot))
+    target = next(p for p in primaries if p != source)
+    ids = {p: cluster.node(p).execute_command("CLUSTER", "MYID").decode() for p in (source, target)}
+    cluster.node(target).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+    cluster.node(source).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+    cluster.node(source).execute_command(
+        "MIGRATE", "127.0.0.1", target, "", 0, 5000, "AUTH", ADMIN_PASSWORD, "KEYS", *raw[:20]
+    )
+    assert cache.get_many(keys) == data
+    assert all(cache.get(key) == value for key, value in data.items())
+    cache.set_many({key: value + 1000 for key, value in data.items()}, 300)
+    assert cache.get_many(keys) == {key: value + 1000 for key, value in data.items()}
+    cluster.node(source).execute_command(
+        "MIGRATE", "127.0.0.1", target, "", 0, 5000, "AUTH", ADMIN_PASSWORD, "KEYS", *raw[20:]
+    )
+    for port in primaries:
+        cluster.node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+    assert cache.get_many(keys) == {key: value + 1000 for key, value in data.items()}
 
 
 def test_pattern_api_over_all_primaries(cache: Any) -> None:

@@ -33,8 +33,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django_redis.client.default import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ClusterError, RedisClusterException, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cachewright_django.redis import PrefixScoped
@@ -92,14 +92,24 @@ class RedisClusterClient(PrefixScoped, DefaultClient):
             client.close()
 
     def get_many(self, keys: Collection[str], version: int | None = None, client: Any = None) -> dict:
-        """MGET split per slot (mget_nonatomic): keys may live on different nodes."""
+        """MGET split per slot (mget_nonatomic): keys may live on different nodes.
+
+        While a slot moves to another node key by key (a rebalance, a shard added or removed),
+        an MGET of its keys answers TRYAGAIN until they are all on one node; then every key is
+        asked alone (a pipeline of GETs), each following ASK to where it is now."""
         if client is None:
             client = self.get_client(write=False)
         if not keys:
             return {}
         map_keys = {self.make_key(k, version=version): k for k in keys}
         try:
-            results = client.mget_nonatomic(list(map_keys))
+            try:
+                results = client.mget_nonatomic(list(map_keys))
+            except (TryAgainError, ClusterError):
+                pipe = client.pipeline()
+                for key in map_keys:
+                    pipe.get(key)
+                results = pipe.execute()
         except CLUSTER_ERRORS as exc:
             raise ConnectionInterrupted(connection=client) from exc
         return {
