@@ -9,8 +9,8 @@ from conftest import load_plugin
 rsm = load_plugin("plugins/module_utils/cachewright_redis_sentinel_plan.py")
 
 SETTINGS: dict[str, Any] = {
-    "redis_sentinel_password": "s",
-    "redis_sentinel_auth_password": "a",
+    "redis_sentinel_password": "test-only-sentinel-password",
+    "redis_sentinel_auth_password": "test-only-sentinel-auth",
     "redis_sentinel_quorum": 2,
     "redis_sentinel_down_after_milliseconds": 5000,
     "redis_sentinel_failover_timeout": 60000,

@@ -21,10 +21,10 @@ SETTINGS: dict[str, Any] = {
     "redis_server_tls_private_key": "",
     "redis_server_tls_ca_certificate": "",
     "redis_server_admin_user": "cw-admin",
-    "redis_server_admin_password": "admin-secret",
+    "redis_server_admin_password": "test-only-admin-secret",
     "redis_server_replication_user": "cw-replication",
     "redis_server_replication_password": "",
-    "redis_server_users": [{"name": "app", "password": "app-secret", "keys": ["app:*"]}],
+    "redis_server_users": [{"name": "app", "password": "test-only-app-secret", "keys": ["app:*"]}],
 }
 INVENTORY = {"r1": ["cache", "sessions"], "r2": ["cache"]}
 
@@ -82,7 +82,7 @@ def test_good_input_has_no_problems() -> None:
 
 def test_replica_of_another_host_is_fine_with_a_replication_password() -> None:
     replica = [{"name": "cache", "port": 6379, "replicaof": {"host": "r1", "instance": "cache"}}]
-    assert problems(replica, host="r2", redis_server_replication_password="repl-secret") == []
+    assert problems(replica, host="r2", redis_server_replication_password="test-only-repl-secret") == []
 
 
 @pytest.mark.parametrize(
@@ -131,8 +131,23 @@ def test_replica_of_another_host_is_fine_with_a_replication_password() -> None:
         ),
         (
             [{"name": "a", "port": 1}],
-            {"redis_server_users": [{"name": "app", "password": "has space", "keys": ["a:*"]}]},
-            "contains white space",
+            {"redis_server_users": [{"name": "app", "password": "test-only has space", "keys": ["a:*"]}]},
+            "redis_server_users[0].password: has characters the servers' files or the clients' URLs",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_users": [{"name": "app", "password": "x", "keys": ["a:*"]}]},
+            "redis_server_users[0].password: 1 characters; a password has 16 to 128",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_admin_password": "test-only-admin@secret"},
+            "redis_server_admin_password: has characters",
+        ),
+        (
+            [{"name": "a", "port": 1}],
+            {"redis_server_sentinel_password": "short"},
+            "redis_server_sentinel_password: 5 characters",
         ),
         ([{"name": "a", "port": 1, "maxmemory_mb": 999999}], {}, "more than this host's"),
         ([{"name": "a", "port": 1, "maxmemory_policy": "lru-please"}], {}, "is not an eviction policy"),
@@ -217,12 +232,12 @@ def test_extra_config_takes_tuning_the_role_does_not_own() -> None:
 
 
 def test_acl_switches_the_default_user_off_and_hashes_passwords() -> None:
-    lines = rs.redis_server_acl("cache", settings(redis_server_replication_password="repl"))
+    lines = rs.redis_server_acl("cache", settings(redis_server_replication_password="test-only-replication"))
     # Off and without a password (nobody can be it), with every permission so that an AOF
     # replayed as the default user keeps its transactions (redis/redis#14541).
     assert lines[0] == "user default off resetpass ~* &* +@all"
-    assert "admin-secret" not in "\n".join(lines) and "app-secret" not in "\n".join(lines)
-    digest = hashlib.sha256(b"app-secret").hexdigest()
+    assert "test-only-admin-secret" not in "\n".join(lines) and "test-only-app-secret" not in "\n".join(lines)
+    digest = hashlib.sha256(b"test-only-app-secret").hexdigest()
     app = next(line for line in lines if line.startswith("user app "))
     assert f"#{digest}" in app and "~app:*" in app and app.endswith("-@all +@all -@dangerous")
     assert any(line.startswith("user cw-replication on") and "+psync" in line for line in lines)

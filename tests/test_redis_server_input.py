@@ -9,7 +9,7 @@ import pytest
 
 from roles_input import run_role_check
 
-BASE = {"redis_server_admin_password": "test-only-admin"}
+BASE = {"redis_server_admin_password": "test-only-admin-password"}
 CASES: list[tuple[dict[str, Any], str]] = [
     (
         {"redis_server_instances": [{"name": "a", "port": 6390}, {"name": "b", "port": 6390}]},

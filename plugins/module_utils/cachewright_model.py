@@ -56,6 +56,30 @@ def number_problem(value: Any, integer: bool, low: float, high: float) -> str | 
 # ----------------------------------------------------------------------------------------------
 # Addresses and ports
 # ----------------------------------------------------------------------------------------------
+# A password the servers' files, their command lines and the clients' URLs all carry as it
+# is: 16 to 128 printable ASCII characters (ElastiCache's rule for its auth token), none of
+# those that need quoting or escaping there (space, quotes, backslash, slash, @, #, %).
+PASSWORD_MIN, PASSWORD_MAX = 16, 128
+PASSWORD_FORBIDDEN = frozenset(" \"'\\/@#%")
+
+
+def password_problem(variable: str, secret: Any) -> str | None:
+    """What is wrong with a password (never the password itself), or None; `variable` names it."""
+    text = "" if secret is None else str(secret)
+    if not PASSWORD_MIN <= len(text) <= PASSWORD_MAX:
+        return f"{variable}: {len(text)} characters; a password has {PASSWORD_MIN} to {PASSWORD_MAX}"
+    odd = sorted({c for c in text if not 0x21 <= ord(c) <= 0x7E or c in PASSWORD_FORBIDDEN})
+    if odd:
+        shown = ", ".join(
+            "space" if c == " " else repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in odd
+        )
+        return (
+            f"{variable}: has characters the servers' files or the clients' URLs cannot carry as they are "
+            f"({shown}); use printable ASCII without space, quotes, backslash, /, @, # and %"
+        )
+    return None
+
+
 def client_address(hostvars: Mapping[str, Any], host: str, var: str) -> str:
     """The address clients use: the role's variable, else ansible_host, else the inventory name.
 

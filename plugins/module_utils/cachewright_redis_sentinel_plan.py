@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+    password_problem,
     peer_address,
     redis_instance_of,
 )
@@ -62,6 +63,11 @@ def redis_sentinel_problems(
             "redis_sentinel_auth_password: required (set redis_server_sentinel_password, so that the "
             "Redis instances have Sentinel's user)"
         )
+    problems += [
+        problem
+        for var in ("redis_sentinel_password", "redis_sentinel_auth_password")
+        if settings[var] and (problem := password_problem(var, settings[var]))
+    ]
     if sentinels < 3:
         problems.append(f"redis_sentinel: {sentinels} Sentinel host(s) in the play; at least 3 are needed")
     seen: set[str] = set()

@@ -13,6 +13,7 @@ from typing import Any
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
     REDIS_PURPOSES,
     integer_problem,
+    password_problem,
     redis_ports,
 )
 
@@ -173,8 +174,8 @@ def _app_user_problems(index: int, user: dict[str, Any], seen: set[str], names: 
     secret = user.get("password")
     if not secret:
         problems.append(f"{where}.password: required for user {name!r}")
-    elif any(c.isspace() for c in str(secret)):
-        problems.append(f"{where}.password: contains white space (user {name!r})")
+    elif problem := password_problem(f"{where}.password", secret):
+        problems.append(f"{problem} (user {name!r})")
     problems += [
         f"{where}.instances: {instance!r} is not an instance of this host"
         for instance in user.get("instances") or []
@@ -207,9 +208,13 @@ def _user_problems(settings: dict[str, Any], names: list[str]) -> list[str]:
     if not settings["redis_server_admin_password"]:
         problems.append("redis_server_admin_password: required (the role manages Redis through this user)")
     problems += [
-        f"{var}: contains white space"
-        for var in ("redis_server_admin_password", "redis_server_replication_password")
-        if any(c.isspace() for c in str(settings[var]))
+        problem
+        for var in (
+            "redis_server_admin_password",
+            "redis_server_replication_password",
+            "redis_server_sentinel_password",
+        )
+        if settings.get(var) and (problem := password_problem(var, settings[var]))
     ]
     seen = {
         settings["redis_server_admin_user"],
