@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -39,6 +40,7 @@ from django.core.cache.backends.memcached import PyMemcacheCache
 from django.utils.functional import cached_property
 from pymemcache.client.hash import HashClient
 from pymemcache.client.rendezvous import RendezvousHash
+from pymemcache.exceptions import MemcacheUnexpectedCloseError
 
 # The largest request set_many() and get_many() send at once (half of memcached's read buffer).
 REQUEST_BYTES = 8192
@@ -46,6 +48,16 @@ REQUEST_BYTES = 8192
 COMMAND_BYTES = 48
 # Keys whose server is remembered, per server list and process (about 150 bytes each).
 NODE_CACHE_KEYS = 16384
+# Changes a server missed, remembered per server and process until it takes them; past this
+# many, the server is flushed when it is back instead.
+PENDING_KEYS = 10000
+# The pymemcache Client methods that change keys (their first argument: a key, or a list).
+CHANGES = frozenset(
+    {"set", "add", "replace", "append", "prepend", "cas", "incr", "decr", "delete", "delete_many", "touch"}
+)
+MANY_KEYS = frozenset({"delete_many"})
+# The pymemcache Client methods that read keys: not sent to a server before it took its notes.
+READS = frozenset({"get", "get_many", "gets", "gets_many"})
 # What Django refuses in a memcached key besides its length: control characters and space.
 _REFUSED_CHARACTER = re.compile("[\x00-\x20\x7f]")
 
@@ -80,11 +92,100 @@ class RendezvousNodeCache(RendezvousHash):
 
 
 class LeanHashClient(HashClient):
-    """pymemcache's HashClient whose server choice is remembered (RendezvousNodeCache)."""
+    """pymemcache's HashClient whose server choice is remembered (RendezvousNodeCache), and
+    that delivers the invalidations a server missed before that server is read again.
+
+    A change of a key (set, add, delete, incr, ...) that did not reach its server - the
+    server was down or restarting, or failing within its retry time - leaves that server
+    with the key's old value, and a warm restart brings it back with it. The key is noted
+    for that server (at most PENDING_KEYS per server; past that, the server is to be
+    flushed), and before this process sends that server anything else, the notes are
+    delivered (delete_many, or flush_all): a read of a key this process changed or deleted
+    never returns the value from before. A server that cannot take the notes yet is not
+    asked: a read is a miss, a write fails and is noted too. Limits: the notes live in this
+    process (one that ends before its next call to that server takes them along); another
+    process may read the old value between the server's return and this process's next
+    call to it; and the server of a key never changes here while it is down (with the
+    backends' dead_timeout 0 it does not leave the ring), so nothing is read elsewhere.
+    """
 
     def __init__(self, servers: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("hasher", RendezvousNodeCache)
         super().__init__(servers, *args, **kwargs)
+        self._pending: dict[Any, dict[Any, None]] = {}
+        self._flush: set[Any] = set()
+
+    def _note(self, server: Any, keys: Any) -> None:
+        """Remember that these keys' changes did not reach `server`."""
+        if server in self._flush:
+            return
+        pending = self._pending.setdefault(server, {})
+        pending.update(dict.fromkeys(keys))
+        if len(pending) > PENDING_KEYS:
+            self._flush.add(server)
+            self._pending.pop(server, None)
+
+    def _deliver(self, client: Any) -> bool:
+        """Deliver what `client`'s server missed; whether it has nothing pending now."""
+        server = client.server
+        if server not in self._pending and server not in self._flush:
+            return True
+        failed = self._failed_clients.get(server)
+        if failed and time.time() - failed["failed_time"] <= self.retry_timeout:
+            return False
+        try:
+            if server in self._flush:
+                client.flush_all(noreply=False)
+            else:
+                client.delete_many(list(self._pending[server]), noreply=False)
+        except Exception:  # noqa: BLE001 - whatever a client raises, the server did not take them
+            self._mark_failed_server(server)
+            return False
+        self._flush.discard(server)
+        self._pending.pop(server, None)
+        self._failed_clients.pop(server, None)
+        return True
+
+    def _safely_run_func(self, client: Any, func: Any, default_val: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(func, "__name__", "")
+        changes = name in CHANGES
+        keys = (args[0] if name in MANY_KEYS else [args[0]]) if changes and args else []
+        delivered = self._deliver(client)
+        if not delivered and name not in READS | CHANGES:
+            # close, quit, stats...: nothing of the keys is read or changed.
+            delivered = True
+        if not delivered:
+            self._note(client.server, keys)
+            if not self.ignore_exc:
+                raise MemcacheUnexpectedCloseError(f"{client.server}: earlier changes not delivered yet")
+            return default_val
+        reached = False
+
+        def tracked(*inner: Any, **named: Any) -> Any:
+            nonlocal reached
+            result = func(*inner, **named)
+            reached = True
+            return result
+
+        try:
+            return super()._safely_run_func(client, tracked, default_val, *args, **kwargs)
+        finally:
+            if changes and not reached:
+                self._note(client.server, keys)
+
+    def _safely_run_set_many(self, client: Any, values: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._deliver(client):
+            self._note(client.server, list(values))
+            if not self.ignore_exc:
+                raise MemcacheUnexpectedCloseError(f"{client.server}: earlier changes not delivered yet")
+            return list(values)
+        failed = list(values)
+        try:
+            failed = super()._safely_run_set_many(client, values, *args, **kwargs)
+            return failed
+        finally:
+            if failed:
+                self._note(client.server, failed)
 
 
 def _length(key: Any) -> int:
