@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,25 @@ def drill_report(path: Path) -> list[str]:
         for row in doc[kind]
         if row.get("done")
     ]
+
+
+def lab_playbook(lab: dict[str, float], label: str, *command: str) -> dict[str, int]:
+    """scripts/lab.sh with these arguments, timed under `label`; changed tasks per host."""
+    done, lab[label] = run("bash", "scripts/lab.sh", *command)
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
+    return {host: counts[1] for host, counts in recap(done.stdout).items()}
+
+
+def assert_kept(rows: list[dict[str, Any]], window_bound: float) -> None:
+    """Every alias of every phase kept its keys and acknowledged writes, acknowledged some,
+    and had no error window as long as `window_bound`."""
+    for row in rows:
+        for alias, figures in row["aliases"].items():
+            where = f"{row['phase']} / {alias}"
+            assert figures["seed_lost"] == 0, f"{where}: {figures['seed_lost']} keys written before lost"
+            assert figures["acknowledged_lost"] == 0, f"{where}: acknowledged writes lost: {figures}"
+            assert figures["acknowledged"] > 0, f"{where}: no write was acknowledged"
+            assert figures["longest_window_s"] < window_bound, f"{where}: errors for {figures['windows']} s"
 
 
 def changed_tasks(output: str) -> list[str]:
@@ -305,10 +325,7 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
     drill = Drill(run=f"lab{int(time.time())}", keys=5000)
     drill.seed()
 
-    def playbook(label: str, *command: str) -> dict[str, int]:
-        done, lab[label] = run("bash", "scripts/lab.sh", *command)
-        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
-        return {host: counts[1] for host, counts in recap(done.stdout).items()}
+    playbook = partial(lab_playbook, lab)
 
     # The failover drill's own report: what switched, how long writes were held and its probe
     # client refused.
@@ -359,13 +376,7 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
         print()
         for line in drill.table() + drill_report(report):
             print(f"lab: {line}")
-    for row in drill.rows:
-        for alias, figures in row["aliases"].items():
-            where = f"{row['phase']} / {alias}"
-            assert figures["seed_lost"] == 0, f"{where}: {figures['seed_lost']} keys written before lost"
-            assert figures["acknowledged_lost"] == 0, f"{where}: acknowledged writes lost: {figures}"
-            assert figures["acknowledged"] > 0, f"{where}: no write was acknowledged"
-            assert figures["longest_window_s"] < WINDOW_BOUND_S, f"{where}: errors for {figures['windows']} s"
+    assert_kept(drill.rows, WINDOW_BOUND_S)
     assert any(row["phase"] == "site" and any(row["outcome"].values()) for row in drill.rows), (
         "nothing restarted"
     )
@@ -509,14 +520,7 @@ def test_a_redis_host_destroyed_and_replaced(lab: dict[str, float], change_vars:
           f"primaries by host {after['primaries_by_host']}, Sentinels "
           + "; ".join(f"{h}: {m}" for h, m in after["sentinels"].items()))  # fmt: skip
     assert not problems(after, hosts, CLUSTER_PORTS), problems(after, hosts, CLUSTER_PORTS)
-    for alias, numbers in row["aliases"].items():
-        where = f"replace / {alias}"
-        assert numbers["seed_lost"] == 0, f"{where}: {numbers['seed_lost']} keys written before lost"
-        assert numbers["acknowledged_lost"] == 0, f"{where}: acknowledged writes lost: {numbers}"
-        assert numbers["acknowledged"] > 0, f"{where}: no write was acknowledged"
-        assert numbers["longest_window_s"] < LOSS_WINDOW_BOUND_S, (
-            f"{where}: errors for {numbers['windows']} s"
-        )
+    assert_kept([row], LOSS_WINDOW_BOUND_S)
 
 
 def test_a_redis_host_added_then_removed_under_load(lab: dict[str, float], change_vars: str) -> None:
@@ -534,10 +538,7 @@ def test_a_redis_host_added_then_removed_under_load(lab: dict[str, float], chang
     drill = Drill(run=f"scale{int(time.time())}", keys=5000)
     drill.seed()
 
-    def playbook(label: str, *command: str) -> dict[str, int]:
-        done, lab[label] = run("bash", "scripts/lab.sh", *command)
-        assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
-        return {host: counts[1] for host, counts in recap(done.stdout).items()}
+    playbook = partial(lab_playbook, lab)
 
     def grow() -> dict[str, int]:
         playbook("drill grow: lab_up.yml (a fourth Redis host)", "play", "molecule/shared/lab_up.yml", *extra)
@@ -575,13 +576,8 @@ def test_a_redis_host_added_then_removed_under_load(lab: dict[str, float], chang
     assert not problems(states["shrink"], hosts, CLUSTER_PORTS), problems(
         states["shrink"], hosts, CLUSTER_PORTS
     )
+    assert_kept(drill.rows, WINDOW_BOUND_S)
     for row in drill.rows:
-        for alias, numbers in row["aliases"].items():
-            where = f"{row['phase']} / {alias}"
-            assert numbers["seed_lost"] == 0, f"{where}: {numbers['seed_lost']} keys written before lost"
-            assert numbers["acknowledged_lost"] == 0, f"{where}: acknowledged writes lost: {numbers}"
-            assert numbers["acknowledged"] > 0, f"{where}: no write was acknowledged"
-            assert numbers["longest_window_s"] < WINDOW_BOUND_S, f"{where}: errors for {numbers['windows']} s"
         assert row["aliases"]["cluster"]["failed"] == 0, f"{row['phase']}: the cluster alias got errors"
 
 
@@ -595,10 +591,7 @@ def test_a_memcached_host_added_then_removed_under_load(lab: dict[str, float], c
     drill = Drill(run=f"pool{int(time.time())}", keys=5000, follow_settings=SETTINGS_FILE)
     drill.seed()
 
-    def playbook(label: str, *command: str) -> dict[str, int]:
-        done, lab[label] = run("bash", "scripts/lab.sh", *command)
-        assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-3000:]
-        return {host: counts[1] for host, counts in recap(done.stdout).items()}
+    playbook = partial(lab_playbook, lab)
 
     def grow() -> dict[str, int]:
         playbook(

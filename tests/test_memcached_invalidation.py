@@ -7,10 +7,7 @@ reads the old value and the deleted key back."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,6 +22,8 @@ if not django_settings.configured:
 from cachewright_django.memcached import PENDING_KEYS, LeanPyMemcacheCache
 from django.core.cache.backends.memcached import PyMemcacheCache
 
+from memcached_servers import memcached_servers
+
 # As the generated settings have them (ignore_exc: the app gets no error, dead_timeout 0: a
 # failing server keeps its keys), with short timeouts for a stopped server.
 OPTIONS = {
@@ -38,32 +37,10 @@ OPTIONS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def servers() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    if shutil.which("memcached") is None:
-        pytest.fail("memcached is not installed (scripts/test.sh installs it)", pytrace=False)
-    user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    ports = [free_port(), free_port()]
-    command = ["memcached", "-l", "127.0.0.1", "-U", "0", "-m", "16", *user]
-    processes = {f"127.0.0.1:{p}": subprocess.Popen([*command, "-p", str(p)]) for p in ports}
-    deadline = time.monotonic() + 10
-    for port in ports:
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            assert time.monotonic() < deadline, "memcached did not start"
-            time.sleep(0.05)
-    try:
+    with memcached_servers(2) as processes:
         yield processes
-    finally:
-        for process in processes.values():
-            process.send_signal(signal.SIGCONT)
-            process.terminate()
-            process.wait(10)
 
 
 def keys_on(cache: Any, server: str, count: int) -> list[str]:

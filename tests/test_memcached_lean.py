@@ -11,11 +11,6 @@ per call and the same behaviour.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -40,6 +35,8 @@ from django.core.cache.backends.memcached import PyMemcacheCache
 from django.test import override_settings
 from pymemcache.client.hash import HashClient
 from pymemcache.client.rendezvous import RendezvousHash
+
+from memcached_servers import memcached_servers
 
 # Keys near Django's rules: printable text, spaces and control characters, up to past 250.
 KEYS = st.text(
@@ -106,34 +103,10 @@ def test_an_empty_ring_has_no_server() -> None:
     assert ring.get_node("key") is None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def servers() -> Iterator[list[str]]:
-    if shutil.which("memcached") is None:
-        pytest.fail("memcached is not installed (scripts/test.sh installs it)", pytrace=False)
-    ports = [free_port(), free_port()]
-    user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    processes = [
-        subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(p), "-U", "0", "-m", "16", *user])
-        for p in ports
-    ]
-    locations = [f"127.0.0.1:{p}" for p in ports]
-    deadline = time.monotonic() + 10
-    for port in ports:
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            assert time.monotonic() < deadline, "memcached did not start"
-            time.sleep(0.05)
-    try:
-        yield locations
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(10)
+    with memcached_servers(2) as processes:
+        yield list(processes)
 
 
 OPTIONS = {"no_delay": True, "use_pooling": True, "max_pool_size": 4, "dead_timeout": 0}

@@ -198,6 +198,12 @@ ACTIONS = {"retired": "retire", "forgotten": "forget", "replicas_moved": "spread
 ADD_PAUSE_SECONDS = 2
 
 
+def node_at(address: str) -> dict[str, Any]:
+    """host:port as a node ({address, port})."""
+    host, port = address.rsplit(":", 1)
+    return {"address": host, "port": int(port)}
+
+
 class Cluster:
     """The nodes, reached with redis-py (reads) and redis-cli (the --cluster commands)."""
 
@@ -234,6 +240,11 @@ class Cluster:
         """CLUSTER INFO as a dict of strings."""
         reply = self.access.remote(node["address"], node["port"]).execute_command("CLUSTER", "INFO")
         return info_fields(reply)
+
+    def client(self, address: str) -> Any:
+        """The node at host:port."""
+        node = node_at(address)
+        return self.access.remote(node["address"], node["port"])
 
     def node_id(self, node: dict[str, Any]) -> str | None:
         """The node's own ID, or None when it does not answer."""
@@ -285,10 +296,8 @@ class Cluster:
             if not moves:
                 break
             move = moves[0]
-            host, port = move["replica"].rsplit(":", 1)
-            primary_host, primary_port = move["primary"].rsplit(":", 1)
-            primary_id = self.node_id({"address": primary_host, "port": int(primary_port)})
-            replica = self.access.remote(host, int(port))
+            primary_id = self.node_id(node_at(move["primary"]))
+            replica = self.client(move["replica"])
             replica.execute_command("CLUSTER", "REPLICATE", primary_id)
             timeout = float(self.module.params["wait_seconds"])
 
@@ -312,12 +321,11 @@ class Cluster:
             if not moves:
                 break
             move = moves[0]
-            host, port = move["replica"].rsplit(":", 1)
-            replica = self.access.remote(host, int(port))
-            gate_in_sync(self.access, replica, move["replica"], timeout)
-            primary_host, primary_port = move["primary"].rsplit(":", 1)
-            primary = self.access.remote(primary_host, int(primary_port))
-            Handover(self.access, timeout, log).cluster(primary, move["primary"], (host, int(port)))
+            gate_in_sync(self.access, self.client(move["replica"]), move["replica"], timeout)
+            target = node_at(move["replica"])
+            Handover(self.access, timeout, log).cluster(
+                self.client(move["primary"]), move["primary"], (target["address"], target["port"])
+            )
             moved.append(move)
             self.wait_ok(nodes)
         return moved
@@ -363,8 +371,7 @@ def join(cluster: Cluster, seed: dict[str, Any], added: list[str]) -> list[dict[
         if step["as"] == "replica":
             role = ["--cluster-slave"]
             if step.get("primary"):
-                host, port = step["primary"].rsplit(":", 1)
-                role += ["--cluster-master-id", cluster.node_id({"address": host, "port": int(port)}) or ""]
+                role += ["--cluster-master-id", cluster.node_id(node_at(step["primary"])) or ""]
         cluster.run(["--cluster", "add-node", step["node"], endpoint(seed), *role])
     return steps
 
