@@ -162,6 +162,7 @@ def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, con
         names = set(tar.getnames())
     for wanted in (
         "MANIFEST.json",
+        "LICENSE",
         "meta/runtime.yml",
         "playbooks/site.yml",
         "plugins/module_utils/cachewright_model.py",
