@@ -198,6 +198,15 @@ ACTIONS = {"retired": "retire", "forgotten": "forget", "replicas_moved": "spread
 ADD_PAUSE_SECONDS = 2
 
 
+def slot_table(cluster_nodes: str) -> list[str]:
+    """Which node serves which slots, from one node's CLUSTER NODES (its view to compare)."""
+    return sorted(
+        f"{line.split()[0]} {' '.join(line.split()[8:])}"
+        for line in cluster_nodes.splitlines()
+        if len(line.split()) > 8 and "master" in line.split()[2]
+    )
+
+
 def node_at(address: str) -> dict[str, Any]:
     """host:port as a node ({address, port})."""
     host, port = address.rsplit(":", 1)
@@ -268,8 +277,9 @@ class Cluster:
                     break
 
     def wait_settled(self, seed: dict[str, Any], nodes: list[dict[str, Any]], replicas: list[str]) -> None:
-        """Until the seed lists every node connected (no handshake, no failure), and the nodes
-        just added as replicas as replicas: gossip takes a moment after add-node."""
+        """Until the seed lists every node connected (no handshake, no failure), the nodes just
+        added as replicas as replicas, and every node has the same table of slots (what
+        redis-cli checks before it moves slots): gossip takes a moment after add-node."""
         wanted = {endpoint(n) for n in nodes}
 
         def settled() -> tuple[bool, str]:
@@ -282,7 +292,11 @@ class Cluster:
                 or {"handshake", "fail", "fail?", "noaddr"} & rows[address]["flags"]
                 or (address in replicas and "slave" not in rows[address]["flags"])
             )
-            return not pending, f"not yet settled: {', '.join(pending)}"
+            if pending:
+                return False, f"not yet settled: {', '.join(pending)}"
+            tables = {endpoint(n): slot_table(self.nodes_text(n)) for n in nodes}
+            differ = sorted(a for a, table in tables.items() if table != tables[endpoint(seed)])
+            return not differ, f"these nodes do not agree on the slots yet: {', '.join(differ)}"
 
         wait_until("every node known and connected", settled, self.module.params["wait_seconds"], 0.5)
 
