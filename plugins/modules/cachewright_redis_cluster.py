@@ -158,6 +158,7 @@ placement:
   type: dict
 """
 
+import contextlib
 import time
 from typing import Any
 
@@ -479,6 +480,16 @@ def place(cluster: Cluster, seed: dict[str, Any], nodes: list[dict[str, Any]], r
             moves = ", ".join(f"{m['replica']} takes over from {m['primary']}" for m in result["moved"])
             said += f", primaries spread ({moves})"
     table = cluster.nodes_text(seed)
+    if result["moved"] or result["replicas_moved"]:
+        # The seed learns the new roles by gossip: read its table until it shows them.
+        def steady() -> tuple[bool, str]:
+            nonlocal table
+            table = cluster.nodes_text(seed)
+            report = placement_report(cluster_rows(table))
+            return report["survives_host_loss"], str(report)
+
+        with contextlib.suppress(GateError):
+            wait_until("the seed lists the moved roles", steady, float(module.params["wait_seconds"]), 0.5)
     result["placement"] = placement_report(cluster_rows(table))
     colocated = cluster_colocated(table)
     if colocated:
