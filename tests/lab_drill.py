@@ -58,11 +58,15 @@ class Drill:
     keys: int
     # The settings file the writers read anew when it changes (as a restarted app), if any.
     follow_settings: str = ""
+    aliases: tuple[str, ...] = ALIASES
+    # Aliases that also get an app overwriting and deleting keys (stale reads counted).
+    invalidate: tuple[str, ...] = ()
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def seed(self) -> None:
         subprocess.run(["docker", "exec", APP_HOST, "install", "-d", "-o", "django", WORKDIR], check=True)
-        cachedrill("seed", "--run", self.run, "--keys", str(self.keys), "--aliases", *ALIASES)
+        if self.keys:
+            cachedrill("seed", "--run", self.run, "--keys", str(self.keys), "--aliases", *self.aliases)
 
     def through(self, phase: str, change: Any) -> dict[str, Any]:
         """Writers on every alias while change() runs; what was kept and lost, per alias."""
@@ -70,8 +74,9 @@ class Drill:
         _exec("rm", "-f", stop, out)
         _exec(
             VENV_PYTHON, "manage.py", "cachedrill", "write", "--run", self.run, "--phase", phase,
-            "--stop-file", stop, "--out", out, "--aliases", *ALIASES,
-            *(["--follow-settings", self.follow_settings] if self.follow_settings else []), detach=True,
+            "--stop-file", stop, "--out", out, "--aliases", *self.aliases,
+            *(["--follow-settings", self.follow_settings] if self.follow_settings else []),
+            *(["--invalidate", *self.invalidate] if self.invalidate else []), detach=True,
         )  # fmt: skip
         time.sleep(2)
         start = time.monotonic()
@@ -79,12 +84,12 @@ class Drill:
         seconds = time.monotonic() - start
         time.sleep(1)
         _exec("touch", stop)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while not self._exists(out):
             assert time.monotonic() < deadline, f"the {phase} writers did not stop"
             time.sleep(0.5)
         report = cachedrill(
-            "verify", "--run", self.run, "--keys", str(self.keys), "--writes", out, "--aliases", *ALIASES
+            "verify", "--run", self.run, "--keys", str(self.keys), "--writes", out, "--aliases", *self.aliases
         )
         row = {"phase": phase, "seconds": round(seconds, 1), "aliases": report, "outcome": outcome}
         self.rows.append(row)
@@ -101,11 +106,46 @@ class Drill:
         for row in self.rows:
             lines.append(f"drill {row['phase']}: {row['seconds']} s")
             for alias, figures in row["aliases"].items():
+                kept = (
+                    f"keys before {figures['seed_before']} after {figures['seed_after']}, "
+                    if self.keys
+                    else ""
+                )
                 lines.append(
-                    f"drill {row['phase']} {alias}: keys before {figures['seed_before']} "
-                    f"after {figures['seed_after']}, "
+                    f"drill {row['phase']} {alias}: {kept}"
                     f"writes acknowledged {figures['acknowledged']} lost {figures['acknowledged_lost']}, "
                     f"failed {figures['failed']}, longest error window {figures['longest_window_s']} s "
                     f"(windows {figures['windows']}), slowest acknowledged write {figures['slowest_ack_s']} s"
                 )
+                if "invalidation" in figures:
+                    lines.append(invalidation_line(row["phase"], alias, figures["invalidation"]))
         return lines
+
+
+def invalidation_line(phase: str, alias: str, figures: dict[str, Any]) -> str:
+    """One alias's invalidation figures: what the app read during and after the change."""
+    share = figures["misses"] / figures["reads"] if figures["reads"] else 0.0
+    return (
+        f"drill {phase} {alias} invalidation: {figures['overwritten']} keys overwritten and "
+        f"{figures['deleted']} deleted once each; during: {figures['reads']} reads, "
+        f"{figures['stale_reads']} stale, misses {share:.1%}, read errors {figures['read_errors']}, "
+        f"changes failed {figures['failed']}, longest error window {figures['longest_window_s']} s; "
+        f"afterwards: {figures['stale_overwrites']} stale overwrites, "
+        f"{figures['resurrected_deletes']} resurrected deletes, "
+        f"{figures['missing_overwrites']} overwrites missing; servers with undelivered changes "
+        f"{figures['undelivered']}"
+    )
+
+
+def assert_fresh(rows: list[dict[str, Any]]) -> None:
+    """No read, during or after any phase, saw a value from before a change the app made."""
+    for row in rows:
+        for alias, figures in row["aliases"].items():
+            found = figures.get("invalidation")
+            if found is None:
+                continue
+            where = f"{row['phase']} / {alias}"
+            assert found["steps"] > 0, f"{where}: the invalidation writer changed nothing"
+            assert found["stale_reads"] == 0, f"{where}: stale reads during the change: {found}"
+            assert found["stale_overwrites"] == 0, f"{where}: overwritten keys read their old value: {found}"
+            assert found["resurrected_deletes"] == 0, f"{where}: deleted keys came back: {found}"

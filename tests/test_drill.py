@@ -156,3 +156,67 @@ def test_a_writer_that_follows_the_settings_builds_its_client_again_when_they_ch
     assert len(log.acknowledged) == 30
     after = LocMemCache("after", {})
     assert after.get(drill.write_key("f1", "p", 29)) == drill.value_of(drill.write_key("f1", "p", 29))
+
+
+class Deaf(LocMemCache):
+    """Acknowledges, but drops, the changes of the invalidation keys whose index is in `lost`
+    (a server that restarts with the values it had before)."""
+
+    def __init__(self, lost: set[int]) -> None:
+        super().__init__("deaf", {})
+        self.lost = lost
+
+    def _dropped(self, key: str) -> bool:
+        return ":inv:" in key and int(key.rsplit(":", 1)[1]) in self.lost
+
+    def set(self, key: str, value: Any, timeout: Any = None, version: Any = None) -> None:
+        if not (self._dropped(key) and not str(value).startswith("old:")):
+            super().set(key, value, timeout, version)
+
+    def delete(self, key: str, version: Any = None) -> bool:
+        return False if self._dropped(key) else super().delete(key, version)
+
+
+def test_the_invalidation_writer_counts_stale_reads_and_resurrected_deletes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(drill, "INVALIDATION_LAG", 20)
+    monkeypatch.setattr(drill, "READ_BACK", 5)
+    steps = iter(range(61))
+
+    def stop() -> bool:
+        return next(steps) >= 60
+
+    fine = LocMemCache("fine", {})
+    clean = drill.invalidate_until("x", "i1", "p", stop, interval=0, cache=fine, clock=Clock())
+    assert (clean.steps, clean.reads, clean.stale_reads, clean.misses) == (60, 55, 0, 0)
+    steps = iter(range(61))
+    cache = Deaf(lost={10, 11, 12, 13})
+    log = drill.invalidate_until("x", "i2", "p", stop, interval=0, cache=cache, clock=Clock())
+    assert log.stale_reads == 4
+    after = drill.verify_invalidations("i2", "p", cache, log.steps)
+    assert (after["stale_overwrites"], after["resurrected_deletes"]) == (2, 2)
+    assert after["overwritten"] == after["deleted"] == 30
+
+
+def test_a_failed_write_of_a_later_key_does_not_skip_this_step_s_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The old value of a later key goes to another server than this step's change: its
+    failure (that server restarting) must not leave this step's key unchanged."""
+
+    class AheadDown(LocMemCache):
+        def set(self, key: str, value: Any, timeout: Any = None, version: Any = None) -> None:
+            if str(value).startswith("old:") and 30 <= int(key.rsplit(":", 1)[1]) < 40:
+                raise ConnectionError("restarting")
+            super().set(key, value, timeout, version)
+
+    monkeypatch.setattr(drill, "INVALIDATION_LAG", 20)
+    monkeypatch.setattr(drill, "READ_BACK", 5)
+    steps = iter(range(61))
+    cache = AheadDown("ahead", {})
+    log = drill.invalidate_until(
+        "x", "i3", "p", lambda: next(steps) >= 60, interval=0, cache=cache, clock=Clock()
+    )
+    after = drill.verify_invalidations("i3", "p", cache, log.steps)
+    assert log.stale_reads == 0 and (after["stale_overwrites"], after["resurrected_deletes"]) == (0, 0)

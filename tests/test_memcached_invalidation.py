@@ -7,10 +7,13 @@ reads the old value and the deleted key back."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +25,10 @@ if not django_settings.configured:
 from cachewright_django.memcached import PENDING_KEYS, LeanPyMemcacheCache
 from django.core.cache.backends.memcached import PyMemcacheCache
 
+from conftest import ROOT
 from memcached_servers import memcached_servers
+
+PACKAGE = ROOT / "roles" / "django_cache" / "files" / "cachewright_django"
 
 # As the generated settings have them (ignore_exc: the app gets no error, dead_timeout 0: a
 # failing server keeps its keys), with short timeouts for a stopped server.
@@ -60,12 +66,22 @@ def tuple_of(server: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGSTOP, and wait until every thread of the server has stopped (kill() returns first)."""
+    process.send_signal(signal.SIGSTOP)
+    tasks = Path(f"/proc/{process.pid}/task")
+    deadline = time.monotonic() + 5
+    while any((task / "stat").read_text().split(") ", 1)[1][0] != "T" for task in tasks.iterdir()):
+        assert time.monotonic() < deadline, "memcached did not stop"
+        time.sleep(0.01)
+
+
 def miss_changes(cache: Any, process: subprocess.Popen[bytes], keys: list[str]) -> None:
     """Old values written, the server stopped, half the keys overwritten and half deleted
     (each once, as an app invalidating), then the server back with the old values."""
     half = len(keys) // 2
     cache.set_many({key: "old" for key in keys}, 300)
-    process.send_signal(signal.SIGSTOP)
+    stop(process)
     try:
         for key in keys[:half]:
             cache.set(key, "new", 300)
@@ -125,7 +141,7 @@ def test_a_read_waits_for_the_notes_and_misses_meanwhile(servers: dict[str, subp
     keys = keys_on(cache, locations[0], 2)
     cache.set_many({key: "old" for key in keys}, 300)
     process = servers[locations[0]]
-    process.send_signal(signal.SIGSTOP)
+    stop(process)
     try:
         cache.delete(keys[0])
         # Down: a miss, not an error (ignore_exc), and never the old value.
@@ -135,3 +151,61 @@ def test_a_read_waits_for_the_notes_and_misses_meanwhile(servers: dict[str, subp
     time.sleep(OPTIONS["retry_timeout"] + 0.1)
     assert cache.get(keys[0]) is None
     assert cache.get(keys[1]) == "old"
+
+
+def test_a_call_for_another_server_delivers_the_notes(servers: dict[str, subprocess.Popen[bytes]]) -> None:
+    """The process need not touch the returned server's keys again: its next call of any
+    server delivers, so another process reads no old value from then on."""
+    locations = list(servers)
+    cache = LeanPyMemcacheCache(locations, {"OPTIONS": OPTIONS})
+    keys = keys_on(cache, locations[0], 20)
+    elsewhere = keys_on(cache, locations[1], 1)[0]
+    miss_changes(cache, servers[locations[0]], keys)
+    cache.set(elsewhere, "x", 300)
+    assert not cache._cache.pending()
+    other = LeanPyMemcacheCache(locations, {"OPTIONS": OPTIONS})
+    assert stale(other, keys) == []
+
+
+EXITING = """
+import signal, sys, time
+from django.conf import settings
+settings.configure(CACHES={{}}, USE_TZ=True)
+from cachewright_django.memcached import LeanPyMemcacheCache
+options = {options!r}
+cache = LeanPyMemcacheCache({locations!r}, {{"OPTIONS": options}})
+keys = {keys!r}
+cache.set_many({{key: "old" for key in keys}}, 300)
+print("stop", flush=True)
+sys.stdin.readline()
+for key in keys:
+    cache.delete(key)
+print("back", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_process_that_ends_delivers_its_notes(servers: dict[str, subprocess.Popen[bytes]]) -> None:
+    """An app process that ends normally while its server is back delivers what it noted."""
+    locations = list(servers)
+    cache = LeanPyMemcacheCache(locations, {"OPTIONS": OPTIONS})
+    keys = keys_on(cache, locations[0], 10)
+    source = EXITING.format(options=OPTIONS, locations=locations, keys=keys)
+    app = subprocess.Popen(
+        [sys.executable, "-c", source], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(PACKAGE)},
+    )  # fmt: skip
+    assert app.stdout is not None and app.stdin is not None
+    assert app.stdout.readline().strip() == "stop"
+    process = servers[locations[0]]
+    stop(process)
+    try:
+        app.stdin.write("\n")
+        app.stdin.flush()
+        assert app.stdout.readline().strip() == "back"
+    finally:
+        process.send_signal(signal.SIGCONT)
+    app.stdin.write("\n")
+    app.stdin.close()
+    assert app.wait(timeout=30) == 0
+    assert stale(cache, keys) == [] and all(cache.get(key) is None for key in keys)

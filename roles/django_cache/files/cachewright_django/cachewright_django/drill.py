@@ -7,7 +7,10 @@ acknowledged and every error. Afterwards the drill counts what an operator asks:
 - keys written before the change that are gone after it (``seed`` then ``verify``);
 - writes acknowledged during the change that cannot be read back after it;
 - the windows in which a writer got errors, and the longest of them;
-- the slowest acknowledged write (writes held while a primary hands over).
+- the slowest acknowledged write (writes held while a primary hands over);
+- with ``--invalidate``, what an app that overwrites and deletes keys reads: during the
+  change and afterwards, no key may read its value from before a change or come back
+  after its delete (``invalidate_until``, ``verify_invalidations``).
 
 ::
 
@@ -26,6 +29,7 @@ when the cache answers True.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -41,6 +45,14 @@ BATCH = 500
 VALUE_BYTES = 100
 # Reads of the check may go to a replica: a key missing at first is read again for this long.
 SETTLE_S = 3.0
+# The invalidation writer: a key gets its value "from before" this many steps ahead of its
+# change (about 15 s at the writers' pace: long enough to be on its server before that
+# server goes down), and each step reads back the key changed this many steps before.
+INVALIDATION_LAG = 2000
+READ_BACK = 50
+# How long the invalidation writer, when it stops, gives its servers to take the changes
+# they missed (what an app process does when it ends, cachewright_django.memcached).
+DELIVERY_S = 10.0
 # Failures less than this far apart belong to one window: with a memcached pool, the keys of
 # the server that restarts fail while the others' succeed in between.
 WINDOW_GAP_S = 0.25
@@ -68,6 +80,26 @@ def seed_key(run: str, index: int) -> str:
 
 def write_key(run: str, phase: str, seq: int) -> str:
     return f"cwdrill:{run}:{phase}:{seq}"
+
+
+def invalidation_key(run: str, phase: str, index: int) -> str:
+    return f"cwdrill:{run}:{phase}:inv:{index}"
+
+
+def old_value(key: str) -> str:
+    """The value a key holds before the invalidation writer changes it."""
+    return f"old:{key}".ljust(VALUE_BYTES, ".")
+
+
+def read_verdict(index: int, key: str, got: Any) -> str:
+    """What a read of an invalidation key after its change saw: `ok`, `miss` or `stale`.
+    Even steps overwrite (the new value or a miss is right, the old value is stale); odd
+    steps delete (anything but a miss is a resurrected delete, also `stale`)."""
+    if index % 2:
+        return "ok" if got is None else "stale"
+    if got is None:
+        return "miss"
+    return "ok" if got == value_of(key) else "stale"
 
 
 def value_of(key: str) -> str:
@@ -129,6 +161,29 @@ class WriterLog:
     slowest_ack_s: float = 0.0
     # How many times the client was built again from changed settings.
     reloads: int = 0
+    open_window: Window | None = None
+
+    def succeeded(self, ended: float) -> None:
+        """An attempt the cache acknowledged: it ends the open window, if any."""
+        self.attempts += 1
+        if self.open_window is not None:
+            self.open_window.end = ended
+            self.windows.append(self.open_window)
+            self.open_window = None
+
+    def failed(self, began: float, kind: str, message: str) -> None:
+        """An attempt that failed: counted in the open window (one opens if none is)."""
+        self.attempts += 1
+        window = self.open_window = self.open_window or Window(start=began)
+        window.errors += 1
+        window.kinds[kind] = window.kinds.get(kind, 0) + 1
+        window.first.setdefault(kind, f"+{began - window.start:.2f} s: {message}")
+
+    def close(self, ended: float) -> None:
+        """The writer stopped: a window still open ends now."""
+        if self.open_window is not None:
+            self.succeeded(ended)
+            self.attempts -= 1
 
     def merged(self) -> list[Window]:
         """The windows, those less than WINDOW_GAP_S apart joined into one."""
@@ -203,7 +258,6 @@ def write_until(
     restarted by the kit would)."""
     cache = cache or drill_cache(alias)
     log = WriterLog(alias)
-    open_window: Window | None = None
     seq = 0
     version = 0
     while not stop():
@@ -219,26 +273,116 @@ def write_until(
         except Exception as error:  # noqa: BLE001 - every error a client can raise counts
             ok, kind, message = False, type(error).__name__, str(error)[:200]
         ended = clock()
-        log.attempts += 1
         if ok:
             log.acknowledged.append(seq)
             log.slowest_ack_s = max(log.slowest_ack_s, ended - began)
-            if open_window is not None:
-                open_window.end = ended
-                log.windows.append(open_window)
-                open_window = None
+            log.succeeded(ended)
             time.sleep(interval)
         else:
-            open_window = open_window or Window(start=began)
-            open_window.errors += 1
-            open_window.kinds[kind] = open_window.kinds.get(kind, 0) + 1
-            open_window.first.setdefault(kind, f"+{began - open_window.start:.2f} s: {message}")
+            log.failed(began, kind, message)
             time.sleep(min(interval, 0.01))
         seq += 1
-    if open_window is not None:
-        open_window.end = clock()
-        log.windows.append(open_window)
+    log.close(clock())
     return log
+
+
+@dataclass
+class InvalidationLog:
+    """What one alias's invalidation writer did and read."""
+
+    alias: str
+    changes: WriterLog
+    steps: int = 0
+    reads: int = 0
+    misses: int = 0
+    read_errors: int = 0
+    stale_reads: int = 0
+    # Servers that still had missed changes when the writer ended (it waited DELIVERY_S).
+    undelivered: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        changes = self.changes.as_dict()
+        return {
+            "alias": self.alias,
+            "steps": self.steps,
+            "reads": self.reads,
+            "misses": self.misses,
+            "read_errors": self.read_errors,
+            "stale_reads": self.stale_reads,
+            "undelivered": self.undelivered,
+            **{k: changes[k] for k in ("attempts", "failed", "windows", "longest_window_s")},
+        }
+
+
+def invalidate_until(
+    alias: str,
+    run: str,
+    phase: str,
+    stop: Callable[[], bool],
+    *,
+    interval: float = 0.005,
+    cache: Any = None,
+    clock: Callable[[], float] = time.time,
+) -> InvalidationLog:
+    """An app that invalidates, until stop(): step i writes key i+INVALIDATION_LAG's old value,
+    overwrites (even i) or deletes (odd i) key i, each once, then reads key i-READ_BACK.
+    Counts the reads that saw a value from before a change (stale) and the misses."""
+    cache = cache or drill_cache(alias)
+    log = InvalidationLog(alias, WriterLog(alias))
+    olds = [invalidation_key(run, phase, i) for i in range(INVALIDATION_LAG)]
+    for part in chunks(olds):
+        cache.set_many({key: old_value(key) for key in part}, TTL)
+    while not stop():
+        index = log.steps
+        ahead = invalidation_key(run, phase, index + INVALIDATION_LAG)
+        key = invalidation_key(run, phase, index)
+        # The value from before, for a later step: if it fails, that key was never written.
+        with contextlib.suppress(Exception):
+            cache.set(ahead, old_value(ahead), TTL)
+        began = clock()
+        try:
+            if index % 2:
+                cache.delete(key)
+            else:
+                cache.set(key, value_of(key), TTL)
+            log.changes.succeeded(clock())
+        except Exception as error:  # noqa: BLE001 - every error a client can raise counts
+            log.changes.failed(began, type(error).__name__, str(error)[:200])
+        log.steps += 1
+        if index >= READ_BACK:
+            earlier = invalidation_key(run, phase, index - READ_BACK)
+            try:
+                verdict = read_verdict(index - READ_BACK, earlier, cache.get(earlier))
+            except Exception:  # noqa: BLE001 - a read that fails is counted, not judged
+                log.read_errors += 1
+            else:
+                log.reads += 1
+                log.misses += verdict == "miss"
+                log.stale_reads += verdict == "stale"
+        time.sleep(interval)
+    log.changes.close(clock())
+    client = getattr(cache, "_cache", None)
+    if hasattr(client, "deliver_pending"):
+        log.undelivered = client.deliver_pending(DELIVERY_S)
+    return log
+
+
+def verify_invalidations(run: str, phase: str, cache: Any, steps: int) -> dict[str, Any]:
+    """What another process reads, afterwards, of every key the invalidation writer changed:
+    overwritten keys that read their old value, deleted keys that are back."""
+    found = {"stale_overwrites": 0, "resurrected_deletes": 0, "missing_overwrites": 0}
+    examples: list[str] = []
+    for start in range(0, steps, BATCH):
+        part = [invalidation_key(run, phase, i) for i in range(start, min(start + BATCH, steps))]
+        got = cache.get_many(part)
+        for index, key in enumerate(part, start):
+            verdict = read_verdict(index, key, got.get(key))
+            if verdict == "miss":
+                found["missing_overwrites"] += 1
+            elif verdict == "stale":
+                found["resurrected_deletes" if index % 2 else "stale_overwrites"] += 1
+                examples.append(key)
+    return {"overwritten": (steps + 1) // 2, "deleted": steps // 2, **found, "stale_examples": examples[:5]}
 
 
 def write(
@@ -249,17 +393,27 @@ def write(
     interval: float = 0.005,
     *,
     follow: str = "",
+    invalidating: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One writer thread per alias until stop(); the record the check reads. `follow`: the
-    settings file to read anew when it changes (FollowedSettings)."""
+    """One writer thread per alias until stop(), and an invalidation writer per alias of
+    `invalidating`; the record the check reads. `follow`: the settings file to read anew
+    when it changes (FollowedSettings)."""
     logs: dict[str, WriterLog] = {}
+    invalidations: dict[str, InvalidationLog] = {}
     started = time.time()
     followed = FollowedSettings(follow) if follow else None
 
     def work(alias: str) -> None:
         logs[alias] = write_until(alias, run, phase, stop, interval=interval, follow=followed)
 
+    def invalidate(alias: str) -> None:
+        invalidations[alias] = invalidate_until(alias, run, phase, stop, interval=interval)
+
     threads = [threading.Thread(target=work, args=(alias,), name=f"drill-{alias}") for alias in aliases]
+    threads += [
+        threading.Thread(target=invalidate, args=(alias,), name=f"drill-invalidate-{alias}")
+        for alias in invalidating
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -271,6 +425,7 @@ def write(
         "started": started,
         "ended": time.time(),
         "aliases": {alias: logs[alias].as_dict() for alias in aliases},
+        "invalidations": {alias: log.as_dict() for alias, log in invalidations.items()},
     }
 
 
@@ -318,6 +473,12 @@ def verify(
                 windows=[w["seconds"] for w in log["windows"]],
                 slowest_ack_s=log["slowest_ack_s"],
             )
+        invalidation = (writes or {}).get("invalidations", {}).get(alias)
+        if invalidation:
+            row["invalidation"] = {
+                **{k: v for k, v in invalidation.items() if k != "alias"},
+                **verify_invalidations(run, writes["phase"], cache, invalidation["steps"]),  # type: ignore[index]
+            }
         report[alias] = row
     return report
 
@@ -331,6 +492,8 @@ def clean(run: str, aliases: Sequence[str], seed_keys: int, writes: Sequence[dic
         for record in writes:
             log = record.get("aliases", {}).get(alias) or {}
             keys += [write_key(run, record["phase"], seq) for seq in range(log.get("attempts", 0))]
+            steps = (record.get("invalidations", {}).get(alias) or {}).get("steps", 0)
+            keys += [invalidation_key(run, record["phase"], i) for i in range(steps + INVALIDATION_LAG)]
         for part in chunks(keys):
             cache.delete_many(list(part))
         removed += len(keys)

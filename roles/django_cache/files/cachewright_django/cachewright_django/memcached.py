@@ -29,9 +29,12 @@ client of this backend therefore sends set_many() and get_many() in requests of 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import re
 import ssl
 import time
+import weakref
 from functools import lru_cache
 from typing import Any
 
@@ -51,6 +54,8 @@ NODE_CACHE_KEYS = 16384
 # Changes a server missed, remembered per server and process until it takes them; past this
 # many, the server is flushed when it is back instead.
 PENDING_KEYS = 10000
+# How long a process that ends waits for its servers to take the changes they missed.
+EXIT_DELIVERY_S = 2.0
 # The pymemcache Client methods that change keys (their first argument: a key, or a list).
 CHANGES = frozenset(
     {"set", "add", "replace", "append", "prepend", "cas", "incr", "decr", "delete", "delete_many", "touch"}
@@ -103,10 +108,12 @@ class LeanHashClient(HashClient):
     delivered (delete_many, or flush_all): a read of a key this process changed or deleted
     never returns the value from before. A server that cannot take the notes yet is not
     asked: a read is a miss, a write fails and is noted too. Limits: the notes live in this
-    process (one that ends before its next call to that server takes them along); another
+    process: while any are pending, every call of this process first delivers those whose
+    server's retry time has passed, and a process that ends normally waits up to
+    EXIT_DELIVERY_S for them (atexit); one killed before that takes them along. Another
     process may read the old value between the server's return and this process's next
-    call to it; and the server of a key never changes here while it is down (with the
-    backends' dead_timeout 0 it does not leave the ring), so nothing is read elsewhere.
+    call. The server of a key never changes here while it is down (with the backends'
+    dead_timeout 0 it does not leave the ring), so nothing is read elsewhere.
     """
 
     def __init__(self, servers: Any, *args: Any, **kwargs: Any) -> None:
@@ -114,6 +121,34 @@ class LeanHashClient(HashClient):
         super().__init__(servers, *args, **kwargs)
         self._pending: dict[Any, dict[Any, None]] = {}
         self._flush: set[Any] = set()
+        # When _deliver_due last tried each server (a server that is down costs a call of
+        # another server's key at most one attempt per retry time).
+        self._tried: dict[Any, float] = {}
+        _CLIENTS.add(self)
+
+    def pending(self) -> int:
+        """How many servers have changes this process still has to deliver."""
+        return len(set(self._pending) | self._flush)
+
+    def deliver_pending(self, wait: float = 0.0, every: float = 0.1) -> int:
+        """Deliver every server's missed changes, trying for up to `wait` seconds; how many
+        servers still have some."""
+        deadline = time.monotonic() + wait
+        while True:
+            self._deliver_due()
+            left = self.pending()
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(every)
+
+    def _deliver_due(self) -> None:
+        """Try each server that has missed changes and whose retry time has passed."""
+        noted = set(self._pending) | self._flush
+        now = time.monotonic()
+        for client in list(self.clients.values()):
+            if client.server in noted and now - self._tried.get(client.server, 0.0) > self.retry_timeout:
+                self._tried[client.server] = now
+                self._deliver(client)
 
     def _note(self, server: Any, keys: Any) -> None:
         """Remember that these keys' changes did not reach `server`."""
@@ -147,6 +182,8 @@ class LeanHashClient(HashClient):
         return True
 
     def _safely_run_func(self, client: Any, func: Any, default_val: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._pending or self._flush:
+            self._deliver_due()
         name = getattr(func, "__name__", "")
         changes = name in CHANGES
         keys = (args[0] if name in MANY_KEYS else [args[0]]) if changes and args else []
@@ -174,6 +211,8 @@ class LeanHashClient(HashClient):
                 self._note(client.server, keys)
 
     def _safely_run_set_many(self, client: Any, values: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._pending or self._flush:
+            self._deliver_due()
         if not self._deliver(client):
             self._note(client.server, list(values))
             if not self.ignore_exc:
@@ -186,6 +225,17 @@ class LeanHashClient(HashClient):
         finally:
             if failed:
                 self._note(client.server, failed)
+
+
+_CLIENTS: weakref.WeakSet[LeanHashClient] = weakref.WeakSet()
+
+
+@atexit.register
+def _deliver_at_exit() -> None:
+    """A process that ends delivers what its servers missed, if they take it in time."""
+    for client in list(_CLIENTS):
+        with contextlib.suppress(Exception):
+            client.deliver_pending(EXIT_DELIVERY_S)
 
 
 def _length(key: Any) -> int:

@@ -36,12 +36,21 @@ class Command(BaseCommand):
             default="",
             help="write: the settings file to read anew when it changes (as a restarted app would).",
         )
+        parser.add_argument(
+            "--invalidate",
+            nargs="*",
+            default=[],
+            help="write: aliases (of --aliases) that also get an app overwriting and deleting keys once "
+            "each; verify reads them back for stale values and resurrected deletes.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         aliases = options["aliases"] or list(settings.CACHES)
         unknown = sorted(set(aliases) - set(settings.CACHES))
         if unknown:
             raise CommandError(f"unknown cache aliases: {', '.join(unknown)}")
+        if set(options["invalidate"]) - set(aliases):
+            raise CommandError("--invalidate: name aliases of --aliases")
         records = [json.loads(Path(path).read_text(encoding="utf-8")) for path in options["writes"]]
         action = options["action"]
         if action != "read-after-write" and not options["run"]:
@@ -59,11 +68,15 @@ class Command(BaseCommand):
                 lambda: os.path.exists(stop_file),
                 options["interval"],
                 follow=options["follow_settings"],
+                invalidating=options["invalidate"],
             )
             Path(options["out"]).write_text(drill.dumps(result), encoding="utf-8")
             result = {
-                alias: {k: v for k, v in log.items() if k != "acknowledged"}
-                for alias, log in result["aliases"].items()
+                **{
+                    alias: {k: v for k, v in log.items() if k != "acknowledged"}
+                    for alias, log in result["aliases"].items()
+                },
+                **{f"{alias} (invalidation)": log for alias, log in result["invalidations"].items()},
             }
         elif action == "read-after-write":
             result = {alias: drill.read_after_write(alias) for alias in aliases}
