@@ -6,7 +6,10 @@ DatabaseCache table is written and read on its own database (PostgreSQL, SQLite)
 change drill: writers through the generated settings on the replicated Redis aliases and the
 memcached pool while (a) site.yml rolls out a change that needs restarts, (b)
 playbooks/rolling_restart.yml, (c) playbooks/rotate_certificates.yml and (d)
-playbooks/failover_drill.yml run - no key written before lost, no acknowledged write lost;
+playbooks/failover_drill.yml run - no key written before lost, no acknowledged write lost,
+and an app that overwrites and deletes memcached keys never reads a value from before its
+change (again through a SIGKILL of one memcached instance); a site.yml run whose Redis
+password is too short is refused before its memcached play changes anything;
 then a site.yml run that must change nothing, then `--check --diff` that must report no
 change (both `make lab-site`, Mitogen's strategy like the main job); the lab is removed at
 the end. Between them: the host firewalls let each cache port be reached by the hosts that
@@ -33,7 +36,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from lab_drill import Drill, cachedrill, manage
+from lab_drill import Drill, assert_fresh, cachedrill, manage
 from lab_tier import problems, tier_state
 
 pytestmark = pytest.mark.skipif(
@@ -322,7 +325,7 @@ def test_database_caches_use_their_own_database(lab: dict[str, float]) -> None:
 
 
 def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None:
-    drill = Drill(run=f"lab{int(time.time())}", keys=5000)
+    drill = Drill(run=f"lab{int(time.time())}", keys=5000, invalidate=("fragments",))
     drill.seed()
 
     playbook = partial(lab_playbook, lab)
@@ -377,6 +380,7 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
         for line in drill.table() + drill_report(report):
             print(f"lab: {line}")
     assert_kept(drill.rows, WINDOW_BOUND_S)
+    assert_fresh(drill.rows)
     assert any(row["phase"] == "site" and any(row["outcome"].values()) for row in drill.rows), (
         "nothing restarted"
     )
@@ -387,6 +391,43 @@ def test_changes_keep_every_key(lab: dict[str, float], change_vars: str) -> None
         assert servers_running() == {"valkey"}, f"after the migration: {servers_running()}"
         # The same ports: the settings module the app imports is the same file.
         assert [settings_digest()] == settings_before, "the migration rewrote the Django settings"
+
+
+def test_a_memcached_server_killed_serves_no_stale_value(lab: dict[str, float]) -> None:
+    """SIGKILL to one pool instance under an app that overwrites and deletes: systemd starts
+    it again (empty: no warm restart after a kill). Its keys and the writes it had
+    acknowledged are gone, which a cache allows; a value from before a change is not."""
+    host = lab_hosts("memcached")[0]
+    unit = "memcached@pool.service"
+    drill = Drill(run=f"kill{int(time.time())}", keys=0, aliases=("fragments",), invalidate=("fragments",))
+    drill.seed()
+
+    def main_pid() -> str:
+        done = subprocess.run(
+            ["docker", "exec", host, "systemctl", "show", "-p", "MainPID", "--value", unit],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    def kill() -> dict[str, str]:
+        killed = main_pid()
+        subprocess.run(["docker", "exec", host, "systemctl", "kill", "-s", "SIGKILL", unit], check=True)
+        deadline = time.monotonic() + 60
+        while main_pid() in (killed, "0", ""):
+            assert time.monotonic() < deadline, f"{unit} on {host} did not start again"
+            time.sleep(0.5)
+        # The writers meet the new process for a few seconds before they stop.
+        time.sleep(3)
+        return {host: "killed"}
+
+    try:
+        drill.through("sigkill", kill)
+    finally:
+        for line in drill.table():
+            print(f"lab: {line}")
+    assert_fresh(drill.rows)
+    figures = drill.rows[0]["aliases"]["fragments"]
+    assert figures["failed"] > 0, f"the kill cost the writers nothing: {figures}"
 
 
 def settings_digest() -> str:
@@ -635,6 +676,26 @@ def test_a_memcached_host_added_then_removed_under_load(lab: dict[str, float], c
                 f"before, {cold_writes:.1%} of those written during (one server of {pool}: {1 / pool:.0%})"
             )
             assert cold_seed <= 1 / pool + 0.1 and cold_writes <= 1 / pool + 0.1, f"{where}: {numbers}"
+
+
+def test_bad_input_for_a_later_play_is_refused_before_any_host_changes(
+    lab: dict[str, float], change_vars: str
+) -> None:
+    """site.yml with a memcached change (its play comes first) and a Redis password too short
+    (the redis_server play's input): the preflight refuses the run, naming the variable, before
+    memcached restarts; no host changes."""
+    done, lab["preflight refusal"] = run(
+        "bash", "scripts/lab.sh", "site", "-e", change_vars,
+        "-e", "memcached_max_connections=1200", "-e", "redis_server_admin_password=lab-short",
+    )  # fmt: skip
+    assert done.returncode != 0, done.stdout[-3000:]
+    assert "redis_server_admin_password: 9 characters; a password has 16 to 128" in done.stdout, done.stdout[
+        -3000:
+    ]
+    counts = recap(done.stdout)
+    assert set(counts) >= set(lab_hosts("memcached") + lab_hosts("redis")), counts
+    changed = {host: c[1] for host, c in counts.items() if c[1]}
+    assert not changed, f"changed before the refusal: {changed}: {changed_tasks(done.stdout)}"
 
 
 def test_second_run_changes_nothing(lab: dict[str, float], change_vars: str) -> None:
