@@ -166,10 +166,7 @@ class WriterLog:
     def succeeded(self, ended: float) -> None:
         """An attempt the cache acknowledged: it ends the open window, if any."""
         self.attempts += 1
-        if self.open_window is not None:
-            self.open_window.end = ended
-            self.windows.append(self.open_window)
-            self.open_window = None
+        self.close(ended)
 
     def failed(self, began: float, kind: str, message: str) -> None:
         """An attempt that failed: counted in the open window (one opens if none is)."""
@@ -180,10 +177,11 @@ class WriterLog:
         window.first.setdefault(kind, f"+{began - window.start:.2f} s: {message}")
 
     def close(self, ended: float) -> None:
-        """The writer stopped: a window still open ends now."""
+        """The open window, if any, ends now (an acknowledged attempt, or the writer stopped)."""
         if self.open_window is not None:
-            self.succeeded(ended)
-            self.attempts -= 1
+            self.open_window.end = ended
+            self.windows.append(self.open_window)
+            self.open_window = None
 
     def merged(self) -> list[Window]:
         """The windows, those less than WINDOW_GAP_S apart joined into one."""

@@ -143,6 +143,8 @@ class LeanHashClient(HashClient):
 
     def _deliver_due(self) -> None:
         """Try each server that has missed changes and whose retry time has passed."""
+        if not (self._pending or self._flush):
+            return
         noted = set(self._pending) | self._flush
         now = time.monotonic()
         for client in list(self.clients.values()):
@@ -182,8 +184,7 @@ class LeanHashClient(HashClient):
         return True
 
     def _safely_run_func(self, client: Any, func: Any, default_val: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._pending or self._flush:
-            self._deliver_due()
+        self._deliver_due()
         name = getattr(func, "__name__", "")
         changes = name in CHANGES
         keys = (args[0] if name in MANY_KEYS else [args[0]]) if changes and args else []
@@ -211,8 +212,7 @@ class LeanHashClient(HashClient):
                 self._note(client.server, keys)
 
     def _safely_run_set_many(self, client: Any, values: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._pending or self._flush:
-            self._deliver_due()
+        self._deliver_due()
         if not self._deliver(client):
             self._note(client.server, list(values))
             if not self.ignore_exc:
