@@ -3,10 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export CW_ROOT := $(CURDIR)
 
-.PHONY: help lab lab-site lab-play lab-down test lint pytest images venv molecule lock
+.PHONY: help lab lab-site lab-play lab-down test lint pytest images venv molecule lock django-settings
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 lab: ## The main job: lab containers up, site.yml on inventories/lab, then the benchmark
 	@bash scripts/lab.sh up
@@ -40,6 +40,9 @@ molecule: venv ## One scenario: make molecule ROLE=memcached SCENARIO=pool [CMD=
 	@test -n "$(ROLE)" || { echo "usage: make molecule ROLE=<role> [SCENARIO=default] [CMD=test]"; exit 2; }
 	@bash scripts/docker-engine.sh && bash scripts/images.sh
 	@source scripts/lib.sh && use_venv && cd roles/$(ROLE) && molecule $(or $(CMD),test) -s $(or $(SCENARIO),default)
+
+django-settings: venv ## Write django_settings/<inventory>/<host>/cache_settings.py from the shipped inventories
+	@bash scripts/django-settings.sh
 
 lock: ## Re-pin requirements.txt from requirements.in
 	@bash scripts/lock.sh

@@ -1,9 +1,10 @@
 """The settings roles/django_cache renders for each inventory (prod, staging, lab).
 
 Each inventory is rendered on the controller by tests/playbooks/render_django_cache.yml
-(no host is touched), compared with the reviewed expectation in tests/data/django_cache/,
-and imported in a fresh Django process that builds every alias's backend.
-CW_UPDATE_EXPECTED=1 rewrites the expectations (review the diff before committing).
+(no host is touched), compared with the committed modules in django_settings/ (written by
+`make django-settings`: a change to an inventory shows there in the diff),
+and imported in a fresh Django process that builds every alias's backend and passes
+Django's system checks, this package's among them (cachewright_django.checks).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from conftest import ROOT
 
-EXPECTED = ROOT / "tests" / "data" / "django_cache"
+SETTINGS = ROOT / "django_settings"
 PLAYBOOK = ROOT / "tests" / "playbooks" / "render_django_cache.yml"
 
 
@@ -39,35 +40,18 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return request.param, out
 
 
-def redacted(value: object) -> object:
-    """The plan with every password replaced: the expectations hold no secret, not even an example."""
-    if isinstance(value, dict):
-        return {k: "<password>" if k == "password" else redacted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redacted(v) for v in value]
-    return value
-
-
-def test_settings_match_the_reviewed_expectation(rendered: tuple[str, Path]) -> None:
+def test_settings_match_the_committed_ones(rendered: tuple[str, Path]) -> None:
+    """django_settings/<inventory>/<host>/cache_settings.py is what the role writes today."""
     inventory, out = rendered
-    hosts = sorted(p.stem for p in out.glob("*.json") if not p.name.endswith(".secrets.json"))
+    hosts = sorted(p.stem for p in out.glob("*.py"))
     assert hosts, f"no app host rendered for {inventory}"
+    committed = sorted(p.name for p in (SETTINGS / inventory).iterdir() if p.is_dir())
+    stale = "stale: run `make django-settings` and review the diff"
+    assert committed == hosts, f"django_settings/{inventory}: {committed}, the inventory: {hosts}; {stale}"
     for host in hosts:
-        plan = json.loads((out / f"{host}.json").read_text())
-        got = redacted(
-            {
-                "CACHES": plan["caches"],
-                "session": plan["session"],
-                "tables": plan["tables"],
-                "dirs": plan["dirs"],
-            }
-        )
-        expected_file = EXPECTED / f"{inventory}-{host}.json"
-        if os.environ.get("CW_UPDATE_EXPECTED"):
-            expected_file.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
-        assert got == json.loads(expected_file.read_text()), (
-            f"{inventory}/{host} differs from {expected_file}"
-        )
+        module = SETTINGS / inventory / host / "cache_settings.py"
+        got = (out / f"{host}.py").read_text()
+        assert got == module.read_text(), f"{module.relative_to(ROOT)} is {stale}"
 
 
 IMPORT_CHECK = """
@@ -76,10 +60,21 @@ sys.path.insert(0, sys.argv[1])
 import django
 from django.conf import settings
 import cache_settings
+tables = getattr(cache_settings, "CACHEWRIGHT_CACHE_DATABASES", {})
 settings.configure(
     CACHES=cache_settings.CACHES,
-    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions"],
-    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    INSTALLED_APPS=[
+        "django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions", "cachewright_django"
+    ],
+    # Every database the cache tables are sent to, as SQLite stand-ins.
+    DATABASES={
+        name: {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+        for name in {"default", *tables.values()}
+    },
+    DATABASE_ROUTERS=getattr(cache_settings, "DATABASE_ROUTERS", []),
+    CACHEWRIGHT_CACHE_DATABASES=tables,
+    # The certificate files are on the app hosts, not here.
+    SILENCED_SYSTEM_CHECKS=["cachewright.W030"],
     SESSION_ENGINE=getattr(cache_settings, "SESSION_ENGINE", "django.contrib.sessions.backends.db"),
     SESSION_CACHE_ALIAS=getattr(cache_settings, "SESSION_CACHE_ALIAS", "default"),
     USE_TZ=True,

@@ -5,6 +5,7 @@ role's pins, and roles that read nothing outside their own folder."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -50,9 +51,89 @@ def test_the_wheel_holds_the_package_and_the_report_template(wheel: zipfile.ZipF
     assert "cachewright_django/bench/schema.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "test" in n.split("/")[0]]
     assert {n.split("/")[0] for n in names} == {"cachewright_django", "cachewright_django-0.1.0.dist-info"}
+    assert "cachewright_django/py.typed" in names  # a user's type checker reads the annotations
+    assert "cachewright_django-0.1.0.dist-info/licenses/LICENSE" in names
     metadata = wheel.read("cachewright_django-0.1.0.dist-info/METADATA").decode()
     assert "Provides-Extra: report" in metadata
     assert re.search(r"Requires-Dist: matplotlib; extra == .report.", metadata)
+    assert (
+        "License-Expression: Apache-2.0" in metadata and "Classifier: Framework :: Django :: 5.2" in metadata
+    )
+    assert "Project-URL: Source, https://github.com/cachewright/cachewright" in metadata
+    # django-redis 7 is the first to pass OPTIONS["USERNAME"] (an ACL user) on to redis-py.
+    assert re.search(r"Requires-Dist: django-redis>=7.0; extra == .redis.", metadata)
+    assert re.search(r"Requires-Dist: pymemcache>=4.0; extra == .memcached.", metadata)
+
+
+IMPORT_EVERY_MODULE = """
+import importlib, pkgutil, cachewright_django
+names = [m.name for m in pkgutil.walk_packages(cachewright_django.__path__, "cachewright_django.")]
+for name in names:
+    if not name.startswith("cachewright_django.report"):  # the [report] extra, for the controller
+        importlib.import_module(name)
+print(len(names), cachewright_django.__file__)
+"""
+
+
+def test_the_wheel_with_its_extras_imports_every_module_in_a_fresh_virtualenv(
+    wheel: zipfile.ZipFile, tmp_path: Path
+) -> None:
+    """What a Django developer gets from pip install 'cachewright-django[redis,memcached]'."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--constraint", str(ROOT / "requirements.txt"), f"{wheel.filename}[redis,memcached]"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-3000:]
+    done = subprocess.run([python, "-c", IMPORT_EVERY_MODULE], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert str(venv) in done.stdout  # the wheel's copy, not the source tree
+    # The README's CACHES example, in a Django project of that virtualenv: every alias builds
+    # its backend and the system checks pass.
+    (example,) = [b for b in re.findall(r"```python\n(.*?)```", (PROJECT / "README.md").read_text(), re.S)
+                  if "CACHES = {" in b]  # fmt: skip
+    (tmp_path / "readme_settings.py").write_text(README_PROJECT + example)
+    done = subprocess.run(
+        [python, "-c", README_CHECK], cwd=tmp_path, capture_output=True, text=True, check=False,
+        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "readme_settings",
+             "PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    checked, *aliases = done.stdout.splitlines()
+    assert checked.startswith("System check identified no issues")
+    assert aliases == [
+        "default",
+        "sessions",
+        "cluster",
+        "fragments",
+        "fragments_tls",
+        "local",
+        "tiered",
+        "exports",
+    ]
+
+
+README_PROJECT = """
+SECRET_KEY = "test-only-not-a-secret"
+INSTALLED_APPS = ["cachewright_django"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+SILENCED_SYSTEM_CHECKS = ["cachewright.W030"]  # the example's certificate files are not here
+"""
+
+README_CHECK = """
+import django
+django.setup()
+from django.conf import settings
+from django.core.cache import caches
+from django.core.management import call_command
+call_command("check", fail_level="WARNING")
+for alias in settings.CACHES:
+    caches[alias].make_and_validate_key("probe")
+    print(alias)
+"""
 
 
 def test_writer_and_reader_share_one_schema(tmp_path: Path) -> None:

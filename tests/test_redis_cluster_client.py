@@ -3,7 +3,12 @@ live 6-node Redis Cluster (tests/redis_cluster_fixture.py), including a failover
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +241,36 @@ def test_a_backend_used_before_a_fork_works_in_every_child(cache: Any) -> None:
     results = sorted(queue.get() for _ in children)
     assert results == [(f"c{n}", 0, None) for n in range(3)], results
     assert cache.get("fork-parent") == "before"
+
+
+def test_the_test_certificates_pass_strict_verification(tmp_path: Path) -> None:
+    """Python 3.13's default TLS context verifies with VERIFY_X509_STRICT (key identifiers on
+    every certificate, key usage on the CA): the throw-away CA must pass it as a real one does."""
+    files = make_tls_files(tmp_path / "tls")
+    context = ssl.create_default_context(cafile=str(files / "ca.crt"))
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    done = subprocess.run(
+        ["openssl", "verify", "-x509_strict", "-CAfile", str(files / "ca.crt"), str(files / "node.crt")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(str(files / "node.crt"), str(files / "node.key"))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            connection, _ = listener.accept()
+            with contextlib.suppress(ssl.SSLError, OSError), server.wrap_socket(connection, server_side=True):
+                pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        thread.join(5)
