@@ -81,6 +81,8 @@ if [ "${CW_MITOGEN:-1}" = 0 ]; then
 fi
 command -v redis-server >/dev/null || apt_install redis-server
 command -v memcached >/dev/null || apt_install memcached
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules.
+command -v promtool >/dev/null || apt_install prometheus
 
 job_pytest() {
   pytest -q -p no:cacheprovider

@@ -15,11 +15,12 @@ import hashlib
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Callable, List, Union  # noqa: UP035 - evaluated at import, also on Python < 3.10 targets
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Resolver = Callable[[str], list[str]]
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007
+Resolver = Callable[[str], List[str]]  # noqa: UP006
 
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # A host name as DNS or /etc/hosts spells it.
