@@ -168,10 +168,17 @@ def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, con
         "plugins/module_utils/cachewright_model.py",
         "plugins/filter/django_cache.py",
         "roles/django_cache/meta/argument_specs.yml",
+        # The sanity ignores ship: ansible-test reads them from the installed content.
+        "tests/sanity/ignore-2.19.txt",
+        # The Django side: the package (a link into the role that builds its wheel) and the
+        # settings each shipped inventory generates.
+        "django_settings/cachewright-django",
+        "django_settings/README.md",
+        "monitoring/rules/cachewright.rules.yml",
     ):
         assert wanted in names, wanted
+    assert not [n for n in names if n.startswith("tests/") and not n.startswith("tests/sanity")], "tests/"
     for unwanted in (
-        "tests",
         "molecule",
         "inventories",
         "scripts",

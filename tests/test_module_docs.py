@@ -77,3 +77,17 @@ def test_every_option_is_documented_and_every_documented_option_exists() -> None
     docs = documented()
     for name in MODULES:
         assert docs[name] == spec_keys(ROOT / "plugins" / "modules" / f"{name}.py"), name
+
+
+def test_the_names_of_1x_still_work_with_a_deprecation() -> None:
+    """cachewright.cache.cachewright_<name> (the names that repeated the collection's) lead to
+    cachewright.cache.<name> through meta/runtime.yml, with a deprecation warning."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    for name in MODULES:
+        done = subprocess.run(
+            ["ansible-doc", "--json", f"{FQCN}cachewright_{name}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout), name
+        assert f"Use cachewright.cache.{name}." in " ".join(done.stderr.split()), done.stderr

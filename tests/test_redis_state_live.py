@@ -1,5 +1,5 @@
-"""The modules cachewright_redis_replication, cachewright_redis_sentinel_monitors and
-cachewright_redis_cluster, run in-process against live redis-server and Sentinel
+"""The modules redis_replication, redis_sentinel_monitors and
+redis_cluster, run in-process against live redis-server and Sentinel
 processes on loopback (tests/redis_nodes_fixture.py, tests/redis_cluster_fixture.py):
 check mode reports drift and changes nothing, a run repairs it, a second run changes nothing."""
 
@@ -38,7 +38,7 @@ def run(module_path: str, args: dict[str, Any], capsys: pytest.CaptureFixture[st
 
 
 # -- replication -----------------------------------------------------------------------
-REPLICATION = "plugins/modules/cachewright_redis_replication.py"
+REPLICATION = "plugins/modules/redis_replication.py"
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_replication_managed_by_sentinel_points_a_replica_once(
 
 
 # -- Sentinel monitors --------------------------------------------------------------------
-MONITORS = "plugins/modules/cachewright_redis_sentinel_monitors.py"
+MONITORS = "plugins/modules/redis_sentinel_monitors.py"
 
 
 def test_sentinel_monitors_are_added_and_tuned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,7 +142,7 @@ def test_sentinel_monitors_are_added_and_tuned(tmp_path: Path, capsys: pytest.Ca
 
 
 # -- cluster ------------------------------------------------------------------------------
-CLUSTER = "plugins/modules/cachewright_redis_cluster.py"
+CLUSTER = "plugins/modules/redis_cluster.py"
 
 
 def test_cluster_is_formed_once_then_a_new_node_is_added_and_slots_rebalanced(

@@ -286,7 +286,8 @@ def _redis_primary_first(alias: str, plan: _Plan, pairs: list) -> list:
         plan.problem(
             alias,
             f"instance {pairs[0][1]['name']!r} has {len(primaries)} primaries in its group "
-            f"({', '.join(h['host'] for h, _ in primaries) or 'none'}); a replicas alias needs exactly one",
+            f"({', '.join(h['host'] for h, _unused in primaries) or 'none'}); "
+            "a replicas alias needs exactly one",
         )
         return pairs
     primary = primaries[0]
@@ -539,6 +540,11 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _overlap(one: str, other: str) -> bool:
+    """Whether one directory holds the other, either way."""
+    return _inside(one, other) or _inside(other, one)
+
+
 def _file(alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict | None:
     path = spec.get("path")
     if not path or not posixpath.isabs(path):
@@ -546,7 +552,7 @@ def _file(alias: str, spec: Mapping[str, Any], plan: _Plan) -> dict | None:
         return None
     for name in ("media_root", "static_root"):
         root = plan.settings.get(name)
-        if root and (_inside(path, root) or _inside(root, path)):
+        if root and _overlap(path, root):
             plan.problem(
                 alias,
                 f"cache directory {path} overlaps {name.upper()} {root}: cache files are pickles, "

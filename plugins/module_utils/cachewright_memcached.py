@@ -1,4 +1,4 @@
-"""Cachewright's memcached operations, shared by plugins/modules/cachewright_memcached_instances.py.
+"""Cachewright's memcached operations, shared by plugins/modules/memcached_instances.py.
 
 Talks memcached's text protocol for the three admin commands the modules need (``version``,
 ``stats``, ``refresh_certs``) over TCP or TLS with the standard library: pymemcache, where
@@ -47,7 +47,7 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
         value = argv[index + 1] if index + 1 < len(argv) else ""
         if flag == "-o":
             for item in value.split(","):
-                name, _, setting = item.partition("=")
+                name, _unused, setting = item.partition("=")
                 options["-o"][name] = setting or True
         else:
             options[flag] = value

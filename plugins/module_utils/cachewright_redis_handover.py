@@ -100,7 +100,7 @@ class Handover:
     ) -> dict[str, Any]:
         """Hand a Sentinel-managed primary's role to a replica (`prefer`, when given)."""
         master = sentinels[0][2]
-        endpoints = [(host, port) for host, port, _ in sentinels]
+        endpoints = [(host, port) for host, port, _unused in sentinels]
         before = self.sentinel_view(endpoints, master)
         if len(set(before.values())) != 1:
             raise GateError(f"{label}: the Sentinels do not agree on the primary of {master!r}: {before}")

@@ -1,4 +1,4 @@
-"""The one safe restart path of a Redis instance (plugins/modules/cachewright_redis_instances.py).
+"""The one safe restart path of a Redis instance (plugins/modules/redis_instances.py).
 
 - A replica restarts, then must be back, loaded, linked to its primary and caught up.
 - A primary never restarts while it is the primary when it can hand its role over: to a

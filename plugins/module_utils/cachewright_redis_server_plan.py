@@ -357,7 +357,7 @@ def redis_server_restart_order(hostvars: Mapping[str, Any], hosts: list[str]) ->
     """The hosts with instances to restart, those holding the fewest primaries first.
 
     Each host's __redis_server_restart names its instances to restart and
-    __redis_server_restart_state is what cachewright_redis_instances (state=info) read of
+    __redis_server_restart_state is what redis_instances (state=info) read of
     them. Replicas are restarted before the primaries they follow, and a primary hands its
     role to a replica already restarted.
     """
@@ -369,7 +369,7 @@ def redis_server_restart_order(hostvars: Mapping[str, Any], hosts: list[str]) ->
         read = (hostvars[host].get("__redis_server_restart_state") or {}).get("instances") or {}
         primaries = sum(1 for name in names if (read.get(name) or {}).get("role") == "primary")
         pending.append((primaries, order, host))
-    return [host for _, _, host in sorted(pending)]
+    return [host for _unused, _unused, host in sorted(pending)]
 
 
 def redis_server_drill_order(hosts: list[str], hostvars: Mapping[str, Any]) -> list[list[str]]:
@@ -382,7 +382,7 @@ def redis_server_drill_order(hosts: list[str], hostvars: Mapping[str, Any]) -> l
 
 
 def redis_server_drill_row(result: Mapping[str, Any]) -> dict[str, Any]:
-    """One fail-over of the drill (a registered cachewright_redis_failover loop result; a
+    """One fail-over of the drill (a registered redis_failover loop result; a
     put-back's item is the fail-over's result)."""
     item = result["item"]
     host, instance = (item["item"] if isinstance(item, Mapping) else item)[:2]

@@ -1,8 +1,8 @@
 """Read -> compare -> plan for Redis run-time state: replication, Sentinel monitors, cluster.
 
 Pure functions over what the servers answer (dicts from redis-py, CLUSTER NODES text);
-the modules cachewright_redis_replication, cachewright_redis_sentinel_monitors and
-cachewright_redis_cluster read, call these to decide, and apply. Tested without servers
+the modules redis_replication, redis_sentinel_monitors and
+redis_cluster read, call these to decide, and apply. Tested without servers
 by tests/test_redis_state.py, and against live ones by tests/test_redis_state_live.py.
 """
 
@@ -207,7 +207,7 @@ def cluster_rows(cluster_nodes: str) -> list[dict[str, Any]]:
         for span in parts[8:]:
             if span.startswith("["):  # a slot being migrated or imported
                 continue
-            low, _, high = span.partition("-")
+            low, _unused, high = span.partition("-")
             slots += int(high or low) - int(low) + 1
         rows.append(
             {
@@ -363,7 +363,7 @@ def placement_moves(cluster_nodes: str) -> list[dict[str, str]]:
     the other, always from the host with the most primaries to the host with the fewest."""
     rows = [dict(row) for row in cluster_rows(cluster_nodes)]
     moves: list[dict[str, str]] = []
-    for _ in range(len(rows)):
+    for _unused in range(len(rows)):
         counts = primaries_by_host(rows)
         if not counts:
             break
@@ -386,7 +386,7 @@ def placement_moves(cluster_nodes: str) -> list[dict[str, str]]:
                     best = (counts[there], primary, replica)
         if best is None:
             break
-        _, primary, replica = best
+        _unused, primary, replica = best
         moves.append({"replica": replica["address"], "primary": primary["address"]})
         # The replica takes the slots; the old primary and its other replicas follow it.
         replica["flags"] = (replica["flags"] - {"slave"}) | {"master"}

@@ -305,7 +305,7 @@ def run_load(factory: SessionFactory, spec: LoadSpec, progress: Progress | None 
             child.join(timeout=30)
         while not queue.empty():
             received.append(queue.get())
-        for _, part in sorted(received, key=lambda item: item[0]):
+        for _unused, part in sorted(received, key=lambda item: item[0]):
             parts.extend(part)
         if len(received) < len(children):
             parts.append(WorkerResult(errors=1, first_error="a load process exited without results"))

@@ -198,7 +198,7 @@ def _pylibmc_readings(target: PyLibMCTarget) -> list[Reading]:
         stats = _pylibmc_stats(target)
     except Exception as exc:  # noqa: BLE001 - recorded
         return [(None, f"{', '.join(target.servers)}: {error_text(exc)}")]
-    return [(memcached_label(found.get("version")), None) for _, found in stats]
+    return [(memcached_label(found.get("version")), None) for _unused, found in stats]
 
 
 def target_readings(target: RedisTarget | MemcachedTarget | PyLibMCTarget) -> list[Reading]:
@@ -228,4 +228,4 @@ def alias_server(cache: Any, target: Any = None) -> tuple[str | None, list[str]]
     except Exception as exc:  # noqa: BLE001 - e.g. no Sentinel answers: recorded
         return None, [f"deriving the connection failed: {error_text(exc)}"]
     readings = target_readings(target)
-    return join_labels(label for label, _ in readings), [error for _, error in readings if error]
+    return join_labels(label for label, _unused in readings), [error for _unused, error in readings if error]

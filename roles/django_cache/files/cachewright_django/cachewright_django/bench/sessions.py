@@ -48,23 +48,18 @@ class Session(Protocol):
 
     def operation(self, op: str) -> Operation:
         """The callable for ``op`` (``get``, ``set_many``, ...)."""
-        ...
 
     def connect(self) -> None:
         """Open the connections to every server this session uses (read-only)."""
-        ...
 
     def populate(self, indices: Sequence[int], counters: bool = False) -> None:
         """Write the values (or counters set to 0) of these keys, before a measured read."""
-        ...
 
     def remove(self, indices: Sequence[int]) -> None:
         """Delete these keys of the run (data and counters): the clean-up."""
-        ...
 
     def close(self) -> None:
         """Release the worker's connections."""
-        ...
 
 
 class KeySpace:
@@ -133,7 +128,7 @@ class DjangoSession:
 
     def connect(self) -> None:
         """get_many of some of the run's keys, a few times (replicas are picked at random)."""
-        for _ in range(CONNECT_READS):
+        for _unused in range(CONNECT_READS):
             self.cache.get_many(self.space.data[:CONNECT_KEYS], version=BENCH_VERSION)
 
     def populate(self, indices: Sequence[int], counters: bool = False) -> None:

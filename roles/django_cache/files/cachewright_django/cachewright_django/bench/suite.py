@@ -286,7 +286,7 @@ class Suite:
         self.runs_total = self._count(plans)
         rb_seconds = 0.0
         if opts.redis_benchmark:
-            redis_aliases = sum(1 for _, _, t in plans if isinstance(t, RedisTarget))
+            redis_aliases = sum(1 for _unused, _unused, t in plans if isinstance(t, RedisTarget))
             rb_seconds = (
                 redis_aliases
                 * len(opts.value_sizes)
@@ -347,7 +347,7 @@ class Suite:
     def _count(self, plans: list[tuple[str, list[Layer], Any]]) -> int:
         opts = self.options
         per_layer = len(opts.distributions) * len(opts.concurrency) * len(opts.value_sizes) * opts.repetitions
-        return sum(len(layer.ops) * per_layer for _, layers, _ in plans for layer in layers)
+        return sum(len(layer.ops) * per_layer for _unused, layers, _unused in plans for layer in layers)
 
     def _skip(self, alias: str, layer: str, reason: str, op: str | None = None) -> None:
         self.skipped.append({"alias": alias, "layer": layer, "op": op, "reason": reason})
@@ -445,7 +445,7 @@ class Suite:
                 free = sum(int(s[b"limit_maxbytes"]) - int(s[b"bytes"]) for s in stats)
             elif isinstance(target, PyLibMCTarget):
                 client = target.client()
-                stats = [dict(found) for _, found in client.get_stats()]
+                stats = [dict(found) for _unused, found in client.get_stats()]
                 client.disconnect_all()
                 free = sum(int(s["limit_maxbytes"]) - int(s["bytes"]) for s in stats)
         except Exception as exc:  # noqa: BLE001 - e.g. an ACL user without INFO: note it and go on

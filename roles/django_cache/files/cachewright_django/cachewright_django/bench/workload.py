@@ -76,7 +76,7 @@ def parse_concurrency(text: str, cpus: int | None = None) -> Concurrency:
     """
     text = text.strip().lower()
     if "x" in text:
-        p, _, t = text.partition("x")
+        p, _unused, t = text.partition("x")
         result = Concurrency(int(p), int(t))
     else:
         n = int(text)

@@ -139,8 +139,8 @@ def bar_chart(
             if (value := values.get((group, name))) is not None
         ]
         ax.bar(
-            [x for x, _ in points],
-            [v for _, v in points],
+            [x for x, _unused in points],
+            [v for _unused, v in points],
             width=slot * 0.92,
             color=PALETTE[s % len(PALETTE)],
             label=name,
@@ -148,7 +148,7 @@ def bar_chart(
     _refs(ax, refs)
     room = max(int(width / max(len(groups), 1) / 6), 4)
     ax.set_xticks(range(len(groups)), [_clip(g, room) for g in groups], fontsize=8)
-    _y_axis(ax, y_label, log, [v for v in values.values() if v is not None] + [v for v, _ in refs])
+    _y_axis(ax, y_label, log, [v for v in values.values() if v is not None] + [v for v, _unused in refs])
     _legend(ax, len(series) + len(refs))
     return fig
 
@@ -178,13 +178,18 @@ def line_chart(
         color = PALETTE[s % len(PALETTE)]
         points = [(i, v) for i, v in enumerate(values) if v is not None]
         ax.plot(
-            [i for i, _ in points], [v for _, v in points], color=color, linewidth=2, marker="o", label=name
+            [i for i, _unused in points],
+            [v for _unused, v in points],
+            color=color,
+            linewidth=2,
+            marker="o",
+            label=name,
         )
-        drawn += [v for _, v in points]
+        drawn += [v for _unused, v in points]
     ax.set_xticks(range(len(x_labels)), list(x_labels))
     ax.set_xlim(-0.5, len(x_labels) - 0.5)
     ax.set_xlabel(x_label, fontsize=9)
-    _y_axis(ax, y_label, log, drawn + [v for v, _ in refs])
+    _y_axis(ax, y_label, log, drawn + [v for v, _unused in refs])
     _legend(ax, len(series) + len(refs))
     return fig
 

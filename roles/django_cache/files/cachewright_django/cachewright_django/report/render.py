@@ -702,8 +702,8 @@ class Report:
             return []
         top = concurrency_order(r["concurrency"] for r in rows)[-1]
         at_top = {(r["alias"], r["op"]): r for r in self._ordered(rows) if r["concurrency"] == top}
-        aliases = list(dict.fromkeys(a for a, _ in at_top))
-        ops = list(dict.fromkeys(o for _, o in at_top))
+        aliases = list(dict.fromkeys(a for a, _unused in at_top))
+        ops = list(dict.fromkeys(o for _unused, o in at_top))
         subtitle = f"{part.size} B values, {part.dist} keys, concurrency {top}, {part.context}"
         throughput = {(a, o): r.get("ops_per_s") for (a, o), r in at_top.items()}
         fig1 = bar_chart(
@@ -797,8 +797,8 @@ class Report:
                     values[(group, r["concurrency"])] = ratio
             if not values:
                 continue
-            groups = list(dict.fromkeys(g for g, _ in values))
-            levels = concurrency_order(c for _, c in values)
+            groups = list(dict.fromkeys(g for g, _unused in values))
+            levels = concurrency_order(c for _unused, c in values)
             refs = [(1.0, "parity (1.0)"), (target, f"target {target}")]
             title = f"{label} per alias and op"
             fig = bar_chart(title, context, groups, levels, values, y_label="ratio", refs=refs)
@@ -859,7 +859,7 @@ def write(report: Report, out: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the report; exit 0, 1 (gate missed) or 2 (unusable input)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument(
         "result_dir", type=Path, help="run directory (one JSON per app host) or one JSON file"
     )

@@ -134,7 +134,7 @@ def concurrency_order(labels: Iterable[str]) -> list[str]:
     def workers(label: str) -> tuple[int, int, str]:
         if label.startswith("c") and label[1:].isdigit():
             return (1, int(label[1:]), label)
-        p, _, t = label.partition("x")
+        p, _unused, t = label.partition("x")
         try:
             return (0, int(p) * int(t or 1), label)
         except ValueError:
@@ -147,5 +147,5 @@ def workers_of(label: str) -> int:
     """Total workers of a concurrency label (``2x4`` -> 8, ``c50`` -> 50, ``8`` -> 8)."""
     if label.startswith("c") and label[1:].isdigit():
         return int(label[1:])
-    p, _, t = label.partition("x")
+    p, _unused, t = label.partition("x")
     return int(p) * int(t or 1)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Rank Django cache backends from a user's requirements, with the reason for every point.
 
     python -m cachewright_django.report.selector --performance --persistence --distributed
@@ -190,7 +189,7 @@ def render(scores: list[Score], requirements: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI; exit 0, or 2 on unusable input."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--performance", action="store_true", help="throughput and latency matter most")
     parser.add_argument("--persistence", action="store_true", help="entries should survive a restart")
     parser.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_memcached_instances
+module: memcached_instances
 short_description: Restart memcached instances one at a time keeping their cache, or reload their certificates
 description:
   - C(state=restarted) restarts the instances one at a time. Each is stopped gracefully
@@ -37,14 +37,14 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
-  - cachewright.cache.cachewright_service_instances
-  - cachewright.cache.cachewright_tls_client
-author: Cachewright
+  - cachewright.cache.service_instances
+  - cachewright.cache.tls_client
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Restart memcached@pool, keeping its cache
-  cachewright.cache.cachewright_memcached_instances:
+  cachewright.cache.memcached_instances:
     instances: [{name: pool, port: 11211, address: 127.0.0.1, tls: false}]
     state: restarted
 """
@@ -97,7 +97,7 @@ class Instances:
         return self.params["unit"].replace("{name}", name)
 
     def main_pid(self, name: str) -> int:
-        _, out, _ = self.module.run_command(
+        _unused, out, _unused = self.module.run_command(
             ["systemctl", "show", "-p", "MainPID", "--value", self.unit(name)]
         )
         return int(out.strip() or 0)

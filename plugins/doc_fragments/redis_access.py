@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """The options of a module that logs in to Redis instances (cachewright.cache.cachewright_redis_access);
-    modules add cachewright.cache.cachewright_tls_client for the TLS ones."""
+    """The options of a module that logs in to Redis instances (cachewright.cache.redis_access);
+    modules add cachewright.cache.tls_client for the TLS ones."""
 
     DOCUMENTATION = r"""
 options:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """extends_documentation_fragment: [cachewright.cache.cachewright_service_instances]"""
+    """extends_documentation_fragment: [cachewright.cache.service_instances]"""
 
     DOCUMENTATION = r"""
 options:

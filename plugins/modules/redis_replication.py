@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_redis_replication
+module: redis_replication
 short_description: Point Redis replicas at their primary, and primaries at no one
 description:
   - Reads each instance's replication state (INFO replication over its unix socket), compares
@@ -63,14 +63,14 @@ options:
     type: str
     default: redis-server@{name}.service
 extends_documentation_fragment:
-  - cachewright.cache.cachewright_redis_access
-  - cachewright.cache.cachewright_tls_client
-author: Cachewright
+  - cachewright.cache.redis_access
+  - cachewright.cache.tls_client
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Make replicas follow their primary, and primaries stand alone
-  cachewright.cache.cachewright_redis_replication:
+  cachewright.cache.redis_replication:
     instances:
       cache: {host: redis-1, instance: cache}
     primaries:

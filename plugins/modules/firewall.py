@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_firewall
+module: firewall
 short_description: Open a host's cache ports only to the hosts that need them (an nftables table)
 description:
   - Renders table C(inet <table>) into C(<directory>/<table>.nft) - loopback accepted, each
@@ -49,12 +49,12 @@ options:
     description: The file nftables loads at boot, which gets the include line; empty, none is added.
     type: path
     default: /etc/nftables.conf
-author: Cachewright
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Keep the memcached ports to the app hosts
-  cachewright.cache.cachewright_firewall:
+  cachewright.cache.firewall:
     table: cachewright_memcached
     rules:
       - name: memcached_firewall_client_groups
@@ -111,7 +111,7 @@ class Firewall:
         """The live table as nft lists it, None when it is not loaded (or nft is missing)."""
         if not self.nft:
             return None
-        rc, out, _ = self.module.run_command([self.nft, "list", "table", "inet", self.table])
+        rc, out, _unused = self.module.run_command([self.nft, "list", "table", "inet", self.table])
         return out if rc == 0 else None
 
     def nft_check(self, text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_redis_cluster
+module: redis_cluster
 short_description: Form a Redis Cluster, add and forget nodes, spread its primaries
 description:
   - Reads every node's C(CLUSTER INFO). A node that knows other nodes or serves slots is in
@@ -95,14 +95,14 @@ options:
     description: The server's command-line client (C(redis-cli), or C(valkey-cli) for Valkey).
     type: str
     default: redis-cli
-extends_documentation_fragment: [cachewright.cache.cachewright_tls_client]
+extends_documentation_fragment: [cachewright.cache.tls_client]
 requirements: [redis-py and redis-cli on the host (Debian's python3-redis and redis-tools)]
-author: Cachewright
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Form the cluster, or add new nodes to it
-  cachewright.cache.cachewright_redis_cluster:
+  cachewright.cache.redis_cluster:
     nodes:
       - {address: 10.0.0.11, port: 7000}
       - {address: 10.0.0.12, port: 7000}
@@ -306,7 +306,7 @@ class Cluster:
         (a new shard takes one from a primary that has two), each replica in sync before the
         next move."""
         moved: list[dict[str, str]] = []
-        for _ in range(len(nodes)):
+        for _unused in range(len(nodes)):
             moves = replica_moves(self.nodes_text(seed))
             if not moves:
                 break
@@ -331,7 +331,7 @@ class Cluster:
         moved: list[dict[str, str]] = []
         log: list[str] = []
         timeout = float(self.module.params["wait_seconds"])
-        for _ in range(len(nodes)):
+        for _unused in range(len(nodes)):
             moves = placement_moves(self.nodes_text(seed))
             if not moves:
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """extends_documentation_fragment: [cachewright.cache.cachewright_tls_client]"""
+    """extends_documentation_fragment: [cachewright.cache.tls_client]"""
 
     DOCUMENTATION = r"""
 options:

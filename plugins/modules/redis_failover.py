@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_redis_failover
+module: redis_failover
 short_description: Fail a Redis primary over, or make a replica the primary again, without losing writes
 description:
   - C(mode=demote) on a primary hands its role to a replica - through Sentinel (SENTINEL
@@ -34,14 +34,14 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - cachewright.cache.cachewright_redis_access
-  - cachewright.cache.cachewright_tls_client
-author: Cachewright
+  - cachewright.cache.redis_access
+  - cachewright.cache.tls_client
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Fail the cache group over
-  cachewright.cache.cachewright_redis_failover:
+  cachewright.cache.redis_failover:
     instance: cache
     mode: demote
     admin_user: cw-admin
@@ -124,7 +124,7 @@ class RefusalProbe(threading.Thread):
 
 def sentinel_writer(handover: Handover, sentinels: list[tuple[str, int, str]]) -> Any:
     """A write to whatever primary the Sentinels name now, as their clients find it."""
-    endpoints = [(host, port) for host, port, _ in sentinels]
+    endpoints = [(host, port) for host, port, _unused in sentinels]
     master = sentinels[0][2]
 
     def write(key: str) -> None:

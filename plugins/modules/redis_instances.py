@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_redis_instances
+module: redis_instances
 short_description: Read, restart without losing data, or reload TLS of Redis instances on this host
 description:
   - C(state=info) reads each instance's role, replication link, persistence and whether its
@@ -50,16 +50,44 @@ options:
         the replication state CONFIG REWRITE saved), copied over the new one without the
         directives that C(owned_config), the Ansible-owned file loaded after it, sets.
     type: dict
+    suboptions:
+      from:
+        description: The old path of the data directory (C({name}) replaced by the instance's name).
+        type: str
+        required: true
+      to:
+        description: The new path of the data directory (C({name}) replaced).
+        type: str
+        required: true
+      owner:
+        description: The user that owns the copies.
+        type: str
+        required: true
+      group:
+        description: The group that owns the copies.
+        type: str
+        required: true
+      owned_config:
+        description:
+          - The Ansible-owned file loaded after the copied one.
+          - Its directives, and the paths they name, are left out of the copy.
+        type: str
+      main_config_from:
+        description: The server-owned main file of the old unit (C({name}) replaced).
+        type: str
+      main_config_to:
+        description: Where the new unit's main file is (C({name}) replaced).
+        type: str
 extends_documentation_fragment:
-  - cachewright.cache.cachewright_service_instances
-  - cachewright.cache.cachewright_redis_access
-  - cachewright.cache.cachewright_tls_client
-author: Cachewright
+  - cachewright.cache.service_instances
+  - cachewright.cache.redis_access
+  - cachewright.cache.tls_client
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Restart the instances whose settings changed, without losing data
-  cachewright.cache.cachewright_redis_instances:
+  cachewright.cache.redis_instances:
     instances: [cache, sessions]
     state: restarted
     admin_user: cw-admin

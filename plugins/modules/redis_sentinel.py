@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_redis_sentinel
+module: redis_sentinel
 short_description: Restart a Sentinel and wait until it watches every primary it watched, with its peers
 description:
   - C(state=restarted) reads what the Sentinel knows (each primary, its replicas and the other
@@ -55,6 +55,28 @@ options:
       - Keys C(from), C(to), C(owner), C(group); C(owned_config), the Ansible-owned file loaded
         after it, whose directives (and the paths they name) are left out of the copy.
     type: dict
+    suboptions:
+      from:
+        description: The old path of the Sentinel-owned file.
+        type: str
+        required: true
+      to:
+        description: The new path of the Sentinel-owned file.
+        type: str
+        required: true
+      owner:
+        description: The user that owns the copies.
+        type: str
+        required: true
+      group:
+        description: The group that owns the copies.
+        type: str
+        required: true
+      owned_config:
+        description:
+          - The Ansible-owned file loaded after the copied one.
+          - Its directives, and the paths they name, are left out of the copy.
+        type: str
   daemon_reload:
     description: Run C(systemctl daemon-reload) before the restart.
     type: bool
@@ -73,13 +95,13 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
-  - cachewright.cache.cachewright_tls_client
-author: Cachewright
+  - cachewright.cache.tls_client
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Restart Sentinel, gated
-  cachewright.cache.cachewright_redis_sentinel:
+  cachewright.cache.redis_sentinel:
     state: restarted
     unit: redis-sentinel@main.service
     password: "{{ redis_sentinel_password }}"
@@ -224,7 +246,9 @@ def main() -> None:
     if params["state"] == "reset":
         reset(module, client, before)
     if params["only_outdated"]:
-        _, pid, _ = module.run_command(["systemctl", "show", "-p", "MainPID", "--value", params["unit"]])
+        _unused, pid, _unused = module.run_command(
+            ["systemctl", "show", "-p", "MainPID", "--value", params["unit"]]
+        )
         if int(pid.strip() or 0) and not process_outdated(int(pid)):
             module.exit_json(changed=False, masters=before, msg="runs the installed binary")
     if params["state"] == "info" or module.check_mode:

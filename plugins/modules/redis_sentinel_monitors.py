@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cachewright_redis_sentinel_monitors
+module: redis_sentinel_monitors
 short_description: Add missing Sentinel monitors and set the tunables that differ
 description:
   - Asks the Sentinel on 127.0.0.1 what it knows of each wanted primary (C(SENTINEL MASTER)),
@@ -83,13 +83,13 @@ options:
     description: How long the Sentinel may take to answer.
     type: int
     default: 20
-extends_documentation_fragment: [cachewright.cache.cachewright_tls_client]
-author: Cachewright
+extends_documentation_fragment: [cachewright.cache.tls_client]
+author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
 - name: Watch the primaries
-  cachewright.cache.cachewright_redis_sentinel_monitors:
+  cachewright.cache.redis_sentinel_monitors:
     monitors:
       - name: main
         address: 10.0.0.11
