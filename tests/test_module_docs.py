@@ -83,7 +83,9 @@ def test_the_names_of_1x_still_work_with_a_deprecation() -> None:
     """cachewright.cache.cachewright_<name> (the names that repeated the collection's) lead to
     cachewright.cache.<name> through meta/runtime.yml, with a deprecation warning."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    for name in MODULES:
+    renamed = [name for name in MODULES if not name.endswith("_info")]
+    assert len(renamed) == 8, renamed
+    for name in renamed:
         done = subprocess.run(
             ["ansible-doc", "--json", f"{FQCN}cachewright_{name}"],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
@@ -91,3 +93,12 @@ def test_the_names_of_1x_still_work_with_a_deprecation() -> None:
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout), name
         assert f"Use cachewright.cache.{name}." in " ".join(done.stderr.split()), done.stderr
+
+
+def test_reading_is_an_info_module_and_acting_modules_take_no_info_state() -> None:
+    """The read-only states are *_info modules (the convention ansible-test checks)."""
+    for name in ("redis_instances", "memcached_instances", "redis_sentinel"):
+        assert (ROOT / "plugins" / "modules" / f"{name}_info.py").exists(), name
+        source = (ROOT / "plugins" / "modules" / f"{name}.py").read_text()
+        assert '"info"' not in source and "choices: [info" not in source, name
+    assert "info" not in service_argument_spec()["state"]["choices"]

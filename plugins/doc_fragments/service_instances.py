@@ -10,11 +10,11 @@ class ModuleDocFragment:
 options:
   state:
     description: >-
-      Read them (info), restart them one at a time (restarted), or have them load new TLS
-      files (reloaded).
+      Restart them one at a time (restarted), or have them load new TLS files (reloaded).
+      The matching C(_info) module reads them.
     type: str
-    choices: [info, restarted, reloaded]
-    default: info
+    choices: [restarted, reloaded]
+    required: true
   only_outdated:
     description: With C(state=restarted), restart only instances whose binary a package upgrade replaced.
     type: bool

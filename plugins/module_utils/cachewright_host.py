@@ -7,9 +7,9 @@ from typing import Any
 
 
 def service_argument_spec() -> dict[str, Any]:
-    """The options of the instance modules (doc_fragments/cachewright_service_instances.py)."""
+    """The options of the instance modules that act (doc_fragments/service_instances.py)."""
     return {
-        "state": {"type": "str", "choices": ["info", "restarted", "reloaded"], "default": "info"},
+        "state": {"type": "str", "choices": ["restarted", "reloaded"], "required": True},
         "only_outdated": {"type": "bool", "default": False},
         "daemon_reload": {"type": "bool", "default": False},
     }

@@ -1,6 +1,7 @@
 """Read -> compare -> plan for Redis run-time state: replication, Sentinel monitors, cluster.
 
-Pure functions over what the servers answer (dicts from redis-py, CLUSTER NODES text);
+The reads of what a Sentinel knows (redis_sentinel, redis_sentinel_info), then pure
+functions over what the servers answer (dicts from redis-py, CLUSTER NODES text);
 the modules redis_replication, redis_sentinel_monitors and
 redis_cluster read, call these to decide, and apply. Tested without servers
 by tests/test_redis_state.py, and against live ones by tests/test_redis_state_live.py.
@@ -10,6 +11,36 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
+
+# -- what a Sentinel answers ------------------------------------------------------
+
+
+def fields_of(row: Any) -> dict[str, Any]:
+    """One row of a SENTINEL reply (a flat list, or a dict with RESP3) as a dict."""
+    return dict(zip(row[0::2], row[1::2], strict=False)) if isinstance(row, list) else dict(row)
+
+
+def peers_answered(client: Any, name: str) -> list[int]:
+    """Milliseconds since each other Sentinel of `name` last answered this one's PING."""
+    return [
+        int(fields_of(row)["last-ok-ping-reply"])
+        for row in client.execute_command("SENTINEL", "SENTINELS", name)
+    ]
+
+
+def masters(client: Any) -> dict[str, dict[str, Any]]:
+    """What the Sentinel knows of each primary it watches."""
+    known = {}
+    for row in client.execute_command("SENTINEL", "MASTERS"):
+        fields = fields_of(row)
+        known[fields["name"]] = {
+            "address": f"{fields['ip']}:{fields['port']}",
+            "flags": fields["flags"],
+            "replicas": int(fields["num-slaves"]),
+            "other_sentinels": int(fields["num-other-sentinels"]),
+        }
+    return known
+
 
 # -- replication ---------------------------------------------------------------------
 

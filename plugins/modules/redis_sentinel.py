@@ -12,7 +12,7 @@ description:
     Sentinels), restarts its unit, and waits until it answers again and knows every primary
     as up, with at least as many replicas and other Sentinels as before. It fails when that
     does not happen within C(wait_seconds). Run it one host at a time, which keeps a quorum.
-  - C(state=info) reads what the Sentinel knows.
+  - M(cachewright.cache.redis_sentinel_info) reads what the Sentinel knows.
   - C(state=reset) forgets what the Sentinel lists but finds down for good, replicas and
     other Sentinels of a host that died or came back under another address. For each
     primary with such entries, C(SENTINEL RESET) of that primary, then it waits until the
@@ -24,8 +24,8 @@ options:
   state:
     description: What to do.
     type: str
-    choices: [info, restarted, reset]
-    default: info
+    choices: [restarted, reset]
+    required: true
   unit:
     description: The Sentinel's systemd unit.
     type: str
@@ -140,34 +140,11 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     write_carried,
 )
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_state import (
+    fields_of,
+    masters,
+    peers_answered,
     sentinel_ghosts,
 )
-
-
-def fields_of(row: Any) -> dict[str, Any]:
-    return dict(zip(row[0::2], row[1::2], strict=False)) if isinstance(row, list) else dict(row)
-
-
-def peers_answered(client: Any, name: str) -> list[int]:
-    """Milliseconds since each other Sentinel of `name` last answered this one's PING."""
-    return [
-        int(fields_of(row)["last-ok-ping-reply"])
-        for row in client.execute_command("SENTINEL", "SENTINELS", name)
-    ]
-
-
-def masters(client: Any) -> dict[str, dict[str, Any]]:
-    """What the Sentinel knows of each primary it watches."""
-    known = {}
-    for row in client.execute_command("SENTINEL", "MASTERS"):
-        fields = fields_of(row)
-        known[fields["name"]] = {
-            "address": f"{fields['ip']}:{fields['port']}",
-            "flags": fields["flags"],
-            "replicas": int(fields["num-slaves"]),
-            "other_sentinels": int(fields["num-other-sentinels"]),
-        }
-    return known
 
 
 def ghosts_of(client: Any, name: str, gone: list[str]) -> list[str]:
@@ -224,7 +201,7 @@ def switch(module: AnsibleModule) -> None:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "state": {"type": "str", "choices": ["info", "restarted", "reset"], "default": "info"},
+            "state": {"type": "str", "choices": ["restarted", "reset"], "required": True},
             "unit": {"type": "str", "required": True},
             "previous_unit": {"type": "str"},
             "carry_config": carry_argument_spec(),
@@ -251,7 +228,7 @@ def main() -> None:
         )
         if int(pid.strip() or 0) and not process_outdated(int(pid)):
             module.exit_json(changed=False, masters=before, msg="runs the installed binary")
-    if params["state"] == "info" or module.check_mode:
+    if module.check_mode:
         module.exit_json(changed=params["state"] == "restarted", masters=before)
     if params["daemon_reload"]:
         module.run_command(["systemctl", "daemon-reload"], check_rc=True)
