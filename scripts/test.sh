@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The test command (`make test`): installs what it needs, then runs every check.
 #   venv -> collections (offline) -> Docker engine -> test images -> lint -> the jobs:
-#   pytest, the collection built, installed and used from outside the repository, every cell
+#   pytest, the collection built, installed and used from outside the repository, ansible-test
+#   sanity on the built collection, every cell
 #   of the Molecule matrix (molecule/matrix.txt: each scenario on its Debian releases and
 #   flavours), the README's main job end to end on the lab (with the drills and the Valkey
 #   migration). CW_LANES jobs (default 2) run at a time; the first failure stops the queue.
 # CW_SCENARIOS="memcached:pool redis_sentinel:sentinel@trixie-valkey" runs only those cells
 # (a scenario's name: all its cells; CW_SCENARIOS=none: none); CW_COLLECTION=0 skips the
-# collection's run; CW_LAB=0 skips the lab run; CW_LANES=1 runs one job at a time.
+# collection's run; CW_SANITY=0 skips ansible-test sanity; CW_LAB=0 skips the lab run;
+# CW_LANES=1 runs one job at a time.
 # Molecule and the lab run with Mitogen's strategy; CW_MITOGEN=0 runs both with Ansible's linear one.
 # Logs of each job: .cache/logs/<job>.log
 set -euo pipefail
@@ -104,6 +106,11 @@ job_scenario() {
   fi
 }
 
+# ansible-test sanity on the built collection, with the ignores it ships.
+job_sanity() {
+  bash scripts/sanity.sh
+}
+
 # The README's main job on the lab: lab up -> site.yml -> bench, the drills (the Valkey
 # migration among them), a no-op rerun (changed=0), --check --diff (no change), lab down.
 job_lab() {
@@ -113,7 +120,7 @@ job_lab() {
 # What each job's log shows in the summary when it passed.
 job_digest() {
   local log="$1"
-  grep -E '(idempotence|verify).*Executed|^lab: |passed|failed|collection run' "${log}" | grep -v INFO \
+  grep -E '(idempotence|verify).*Executed|^lab: |passed|failed|collection run|^Running sanity test|ansible-test sanity on' "${log}" | grep -v INFO \
     | sed 's/^/      /' | tail -n 40 || true
 }
 
@@ -148,11 +155,13 @@ estimate() { awk -v job="$1" '$1 == job { print $4 }' molecule/matrix.txt; }
 [ "${CW_LAB:-1}" = 0 ] || CELLS+=("$(estimate lab) lab")
 CELLS+=("$(estimate pytest) pytest")
 [ "${CW_COLLECTION:-1}" = 0 ] || CELLS+=("$(estimate collection) collection")
+[ "${CW_SANITY:-1}" = 0 ] || CELLS+=("$(estimate sanity) sanity")
 while read -r _ label dir name suite flavor; do
   case "${label}" in
     lab) add_job "lab main job (drills, migration, no-op, check)" lab job_lab ;;
     pytest) add_job "pytest" pytest job_pytest ;;
     collection) add_job "collection (built, installed, used)" collection job_collection ;;
+    sanity) add_job "ansible-test sanity (the built collection)" sanity job_sanity ;;
     *) add_job "molecule ${label}" "${label%@*}" job_scenario "${dir}" "${name}" "${suite}" "${flavor}" ;;
   esac
 done < <(printf '%s\n' "${CELLS[@]}" | sort -rn)

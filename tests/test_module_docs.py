@@ -102,3 +102,14 @@ def test_reading_is_an_info_module_and_acting_modules_take_no_info_state() -> No
         source = (ROOT / "plugins" / "modules" / f"{name}.py").read_text()
         assert '"info"' not in source and "choices: [info" not in source, name
     assert "info" not in service_argument_spec()["state"]["choices"]
+
+
+def test_the_sanity_ignores_name_every_module_and_nothing_else() -> None:
+    """Each module is ignored only for the GPL header check (an Apache-2.0 collection)."""
+    lines = (ROOT / "tests" / "sanity" / "ignore-2.19.txt").read_text().splitlines()
+    modules = [line.split()[0] for line in lines if line.startswith("plugins/modules/")]
+    assert modules == [f"plugins/modules/{name}.py" for name in MODULES]
+    assert all(" validate-modules:missing-gplv3-license " in line for line in lines if "plugins/" in line)
+    assert [line.split()[:2] for line in lines if not line.startswith("plugins/")] == [
+        ["roles/django_cache/templates/manage.py.j2", "shebang"]
+    ]
