@@ -105,7 +105,8 @@ def access_argument_spec() -> dict[str, Any]:
 
 def local_sentinel_argument_spec() -> dict[str, Any]:
     """The options a module reaches this host's own Sentinel with (port on 127.0.0.1, the
-    Sentinels' password, TLS and the client's files)."""
+    Sentinels' password, TLS and the client's files; doc_fragments/local_sentinel.py and
+    tls_client.py)."""
     return {
         "port": {"type": "int", "default": 26379},
         "password": {"type": "str", "default": "", "no_log": True},

@@ -20,24 +20,12 @@ description:
     whether warm restart would keep them.
   - Supports check mode.
 options:
-  instances:
-    description: The instances, each C({name, port, address, tls}).
-    type: list
-    elements: dict
-    required: true
-  unit:
-    description: systemd unit of an instance; C({name}) is replaced by its name.
-    type: str
-    default: memcached@{name}.service
-  options_file:
-    description: The file holding an instance's options (MEMCACHED_OPTIONS); C({name}) is replaced.
-    type: path
-    default: /etc/memcached/{name}.conf
   wait_seconds:
     description: How long an instance may take to answer after its restart.
     type: int
     default: 30
 extends_documentation_fragment:
+  - cachewright.cache.memcached_instances
   - cachewright.cache.service_instances
   - cachewright.cache.tls_client
 author: Cachewright contributors (@cachewright)

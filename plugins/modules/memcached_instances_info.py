@@ -14,21 +14,8 @@ description:
     keeping them (options that shape its memory file and differ from the file's). Changes
     nothing.
   - Supports check mode.
-options:
-  instances:
-    description: The instances, each C({name, port, address, tls}).
-    type: list
-    elements: dict
-    required: true
-  unit:
-    description: systemd unit of an instance; C({name}) is replaced by its name.
-    type: str
-    default: memcached@{name}.service
-  options_file:
-    description: The file holding an instance's options (MEMCACHED_OPTIONS); C({name}) is replaced.
-    type: path
-    default: /etc/memcached/{name}.conf
 extends_documentation_fragment:
+  - cachewright.cache.memcached_instances
   - cachewright.cache.tls_client
 author: Cachewright contributors (@cachewright)
 """

@@ -30,18 +30,6 @@ options:
     description: The Sentinel's systemd unit.
     type: str
     required: true
-  port:
-    description: Port of the Sentinel on 127.0.0.1.
-    type: int
-    default: 26379
-  password:
-    description: The Sentinels' password (requirepass).
-    type: str
-    default: ""
-  tls:
-    description: Whether the Sentinel talks TLS.
-    type: bool
-    default: false
   previous_unit:
     description:
       - The unit the Sentinel runs as now, when this restart moves it to C(unit) (a switch of
@@ -95,6 +83,7 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
+  - cachewright.cache.local_sentinel
   - cachewright.cache.tls_client
 author: Cachewright contributors (@cachewright)
 """

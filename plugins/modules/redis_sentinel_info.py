@@ -12,20 +12,8 @@ description:
   - Asks the Sentinel on 127.0.0.1 (C(SENTINEL MASTERS)) for each primary it watches - its
     address, flags, how many replicas and other Sentinels it knows. Changes nothing.
   - Needs redis-py on the host (Debian's python3-redis). Supports check mode.
-options:
-  port:
-    description: Port of the Sentinel on 127.0.0.1.
-    type: int
-    default: 26379
-  password:
-    description: The Sentinels' password (requirepass).
-    type: str
-    default: ""
-  tls:
-    description: Whether the Sentinel talks TLS.
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - cachewright.cache.local_sentinel
   - cachewright.cache.tls_client
 author: Cachewright contributors (@cachewright)
 """

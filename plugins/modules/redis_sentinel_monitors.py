@@ -59,18 +59,6 @@ options:
       instance:
         description: The primary's instance name (not used; roles/redis_sentinel's monitors carry it).
         type: str
-  port:
-    description: Port of the Sentinel on 127.0.0.1.
-    type: int
-    default: 26379
-  password:
-    description: The Sentinels' password (requirepass).
-    type: str
-    default: ""
-  tls:
-    description: Whether the Sentinel talks TLS.
-    type: bool
-    default: false
   auth_user:
     description: The user Sentinel logs in to the instances with (for a new monitor).
     type: str
@@ -83,7 +71,7 @@ options:
     description: How long the Sentinel may take to answer.
     type: int
     default: 20
-extends_documentation_fragment: [cachewright.cache.tls_client]
+extends_documentation_fragment: [cachewright.cache.local_sentinel, cachewright.cache.tls_client]
 author: Cachewright contributors (@cachewright)
 """
 
