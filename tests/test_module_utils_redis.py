@@ -17,6 +17,7 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     carried_config,
     discover_sentinels,
     gate_in_sync,
+    while_loading,
 )
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_handover import Handover
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_restart import Restarter
@@ -233,3 +234,21 @@ def test_a_carried_sentinel_file_keeps_every_monitor() -> None:
         "sentinel current-epoch 3",
     ):
         assert line in carried
+
+
+def test_a_command_is_sent_again_while_the_node_loads_its_data() -> None:
+    """CLUSTER NODES has no `loading` flag (COMMAND INFO): a node that loads its data after a
+    full resync answers LOADING, and the cluster module must wait, not fail."""
+    answers: list[object] = [redis.BusyLoadingError("loading"), redis.BusyLoadingError("loading"), "nodes"]
+
+    def call() -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert while_loading(call, timeout=5, interval=0.01) == "nodes"
+    with pytest.raises(redis.BusyLoadingError):
+        while_loading(lambda: (_ for _ in ()).throw(redis.BusyLoadingError("loading")), 0.05, 0.01)
+    with pytest.raises(redis.ConnectionError):  # other errors are not waited on
+        while_loading(lambda: (_ for _ in ()).throw(redis.ConnectionError("refused")), 5, 0.01)

@@ -256,6 +256,20 @@ def wait_until(
         time.sleep(interval)
 
 
+def while_loading(call: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """call(), again while the node answers LOADING (it loads its data after a full resync,
+    e.g. a replica that migrated to another primary): most commands, CLUSTER NODES among
+    them, are refused until it is done. Other errors, and LOADING past timeout, are raised."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except redis.BusyLoadingError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
+
+
 @dataclass
 class Replica:
     """One replica as its primary lists it in INFO replication."""

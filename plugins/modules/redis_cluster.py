@@ -170,6 +170,7 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     redis,
     require_redis,
     wait_until,
+    while_loading,
 )
 from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis_handover import (
     Handover,
@@ -256,10 +257,15 @@ class Cluster:
         node = node_at(address)
         return self.access.remote(node["address"], node["port"])
 
+    def command(self, node: dict[str, Any], *args: str) -> Any:
+        """A command to a node, sent again while the node is loading its data."""
+        client = self.access.remote(node["address"], node["port"])
+        return while_loading(lambda: client.execute_command(*args), float(self.module.params["wait_seconds"]))
+
     def node_id(self, node: dict[str, Any]) -> str | None:
         """The node's own ID, or None when it does not answer."""
         try:
-            return str(self.access.remote(node["address"], node["port"]).execute_command("CLUSTER", "MYID"))
+            return str(self.command(node, "CLUSTER", "MYID"))
         except (redis.RedisError, OSError):
             return None
 
@@ -313,7 +319,7 @@ class Cluster:
             move = moves[0]
             primary_id = self.node_id(node_at(move["primary"]))
             replica = self.client(move["replica"])
-            replica.execute_command("CLUSTER", "REPLICATE", primary_id)
+            self.command(node_at(move["replica"]), "CLUSTER", "REPLICATE", str(primary_id))
             timeout = float(self.module.params["wait_seconds"])
 
             def seen(address: str = move["replica"], wanted: str | None = primary_id) -> tuple[bool, str]:
@@ -346,7 +352,8 @@ class Cluster:
         return moved
 
     def nodes_text(self, node: dict[str, Any]) -> str:
-        reply = self.access.remote(node["address"], node["port"]).execute_command("CLUSTER", "NODES")
+        """The node's CLUSTER NODES (which a node refuses while it loads its data)."""
+        reply = self.command(node, "CLUSTER", "NODES")
         return reply if isinstance(reply, str) else str(reply)
 
     def run(self, args: list[str]) -> str:
