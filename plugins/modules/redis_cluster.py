@@ -450,6 +450,12 @@ def converge(
         cluster.wait_ok(nodes)
         replicas = [step["node"] for step in result["joins"] if step["as"] == "replica"]
         cluster.wait_settled(seed, nodes, replicas)
+        # Slots move only once the replicas just added have synced: Valkey replicates CLUSTER
+        # SETSLOT to a primary's replicas and refuses it (NOREPLICAS) while one is still
+        # loading its first copy, which would stop a rebalance half-way.
+        timeout = float(module.params["wait_seconds"])
+        for address in replicas:
+            gate_in_sync(cluster.access, cluster.client(address), address, timeout)
     # In check mode, a cluster still to be formed has nothing to rebalance or to check yet.
     formed = not plan["create"] or not check
     asked = module.params["rebalance"] or any(step["as"] == "primary" for step in result["joins"])
