@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Writers on the lab's app host while the tier changes (tests/test_lab_main_job.py).
 
 ``manage.py cachedrill`` (cachewright_django/drill.py) runs on the app host
@@ -61,6 +62,8 @@ class Drill:
     aliases: tuple[str, ...] = ALIASES
     # Aliases that also get an app overwriting and deleting keys (stale reads counted).
     invalidate: tuple[str, ...] = ()
+    # A new connection (and login) for every write: how a password change is felt.
+    fresh_connections: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def seed(self) -> None:
@@ -76,7 +79,8 @@ class Drill:
             VENV_PYTHON, "manage.py", "cachedrill", "write", "--run", self.run, "--phase", phase,
             "--stop-file", stop, "--out", out, "--aliases", *self.aliases,
             *(["--follow-settings", self.follow_settings] if self.follow_settings else []),
-            *(["--invalidate", *self.invalidate] if self.invalidate else []), detach=True,
+            *(["--invalidate", *self.invalidate] if self.invalidate else []),
+            *(["--fresh-connections"] if self.fresh_connections else []), detach=True,
         )  # fmt: skip
         time.sleep(2)
         start = time.monotonic()

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The README's main job, end to end on the lab (run by the test command with CW_LAB_E2E=1).
 
 lab up -> site.yml -> bench play (`make lab`); a read right after a write sees it on every
@@ -21,6 +22,7 @@ The wall times and the drill's figures are printed (pytest -s) for the closing n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -678,6 +680,73 @@ def test_a_memcached_host_added_then_removed_under_load(lab: dict[str, float], c
             assert cold_seed <= 1 / pool + 0.1 and cold_writes <= 1 / pool + 0.1, f"{where}: {numbers}"
 
 
+# The app user's new password of the rotation drill (a lab value, like the inventory's).
+ROTATED_PASSWORD = "lab-only-redis-django-rotated"
+
+
+def test_a_password_rotates_without_an_outage(lab: dict[str, float], change_vars: str) -> None:
+    """The app user's new password: a plain redis_server.yml run refuses it (no host changes)
+    and names playbooks/rotate_passwords.yml; that playbook then rotates it while writers open a
+    new connection (and log in again) for every write on every Redis alias, following the app's
+    settings as the restarted app would: not one error. The runs after it keep the new password."""
+    users = [
+        {**user, "password": ROTATED_PASSWORD}
+        for user in lab_vars("all", "lab_secrets.yml")["redis_server_users"]
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        new = Path(directory) / "users.json"
+        new.write_text(json.dumps({"redis_server_users": users}), encoding="utf-8")
+        done, lab["rotation: redis_server.yml with a new password (refused)"] = run(
+            "bash", "scripts/lab.sh", "play", "playbooks/redis_server.yml", "-e", change_vars, "-e", f"@{new}"
+        )  # fmt: skip
+        assert done.returncode != 0, done.stdout[-3000:]
+        assert "redis_server_users[0].password: differs from the password user 'django'" in done.stdout, (
+            done.stdout[-3000:]
+        )
+        assert "playbooks/rotate_passwords.yml" in done.stdout, done.stdout[-3000:]
+        changed = {host: counts[1] for host, counts in recap(done.stdout).items() if counts[1]}
+        assert not changed, f"changed before the refusal: {changed}: {changed_tasks(done.stdout)}"
+
+        drill = Drill(
+            run=f"rotate{int(time.time())}",
+            keys=1000,
+            aliases=("default", "sessions", "cluster"),
+            follow_settings=SETTINGS_FILE,
+            fresh_connections=True,
+        )
+        drill.seed()
+        drill.through(
+            "rotation",
+            lambda: lab_playbook(
+                lab, "drill rotation: rotate_passwords.yml",
+                "play", "playbooks/rotate_passwords.yml", "-e", change_vars, "-e", f"@{new}",
+            ),
+        )  # fmt: skip
+    print()
+    for line in drill.table():
+        print(f"lab: {line}")
+    assert_kept(drill.rows, WINDOW_BOUND_S)
+    for alias, figures in drill.rows[0]["aliases"].items():
+        assert figures["failed"] == 0, f"rotation / {alias}: the app got errors: {figures['windows']}"
+        assert figures["reloads"] >= 1, f"rotation / {alias}: the writer never read the new settings"
+    # Every instance holds the new password alone: the old one is gone (the lab runs Valkey
+    # since drill (e), or from the start).
+    digest = "#" + hashlib.sha256(ROTATED_PASSWORD.encode()).hexdigest()
+    for host in lab_hosts("redis"):
+        acls = subprocess.run(
+            ["docker", "exec", host, "sh", "-c", "cat /etc/valkey/cachewright/*.acl"],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+        lines = [line.split() for line in acls.splitlines() if line.startswith("user django ")]
+        assert lines, f"{host}: no aclfile holds the user django"
+        held = [[word for word in words if word.startswith("#")] for words in lines]
+        assert all(hashes == [digest] for hashes in held), f"{host}: the django user holds {held}"
+    # The runs after this one use the new password (a plain run with it changes nothing).
+    path = Path(change_vars[1:])
+    path.write_text(json.dumps({**json.loads(path.read_text(encoding="utf-8")), "redis_server_users": users}),
+                    encoding="utf-8")  # fmt: skip
+
+
 def test_bad_input_for_a_later_play_is_refused_before_any_host_changes(
     lab: dict[str, float], change_vars: str
 ) -> None:
@@ -717,8 +786,8 @@ def test_check_diff_reports_no_change(lab: dict[str, float], change_vars: str) -
 
 
 def test_no_password_in_any_output(lab: dict[str, float]) -> None:
-    secrets = lab_secrets()
-    assert len(secrets) >= 5, secrets
+    secrets = [*lab_secrets(), ROTATED_PASSWORD]
+    assert len(secrets) >= 6, secrets
     diffs = [command for command, output in OUTPUTS.items() if "--diff" in command and "+++ after" in output]
     assert diffs, "no --diff run showed a diff: the check would prove nothing"
     leaks = {command: [s[:4] + "..." for s in secrets if s in output] for command, output in OUTPUTS.items()}

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.redis: clear(), keys() and delete_pattern() under the kit's own ACL user
 (roles/redis_server's aclfile: ``~django:*`` and ``+@all -@dangerous``), on a live
 redis-server and a live cluster on loopback. They touch only the alias's keys; django-redis's
@@ -128,3 +129,36 @@ def test_cluster_clear_under_the_kit_acl(tmp_path: Path) -> None:
         assert sum(cluster.node(p).dbsize() for p in cluster.primaries()) == 1
     finally:
         cluster.stop()
+
+
+def test_the_drill_s_fresh_connections_feel_a_password_change(server: Node) -> None:
+    """A connection already open stays logged in when the user's password changes: only a
+    writer that opens a new connection for every write (cachedrill --fresh-connections) can
+    show what a password rotation does to the app."""
+    from cachewright_django import drill  # noqa: PLC0415 - after the settings are configured
+
+    admin = server.client()
+    user, old, new = "rotating", "test-only-rotate-old", "test-only-rotate-new"
+    cache = RedisCache(
+        f"redis://{user}:{old}@127.0.0.1:{server.port}/0",
+        {"OPTIONS": {"CLIENT_CLASS": "cachewright_django.redis.DefaultClient"}},
+    )
+
+    def writer(fresh: bool) -> dict[str, Any]:
+        admin.execute_command("ACL", "SETUSER", user, "on", "resetpass", f">{old}", "~*", "+@all")
+        calls = iter(range(12))
+
+        def stop() -> bool:
+            step = next(calls, None)
+            if step == 4:  # the password changes under the writer
+                admin.execute_command("ACL", "SETUSER", user, "resetpass", f">{new}")
+            return step is None
+
+        return drill.write_until(
+            "rotating", f"fresh{fresh}", "p", stop, interval=0, cache=cache, fresh=fresh
+        ).as_dict()
+
+    pooled = writer(False)
+    assert pooled["failed"] == 0 and len(pooled["acknowledged"]) == 12, pooled["windows"]
+    fresh = writer(True)
+    assert fresh["failed"] == 8 and len(fresh["acknowledged"]) == 4, fresh

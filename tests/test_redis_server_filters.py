@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plugins/module_utils/cachewright_redis_server_plan.py: defaults, problems, ACL."""
 
 from __future__ import annotations
@@ -292,3 +293,81 @@ def test_the_drill_report_says_what_switched_and_what_failed() -> None:
     assert lines[1] == "r2 cluster-a: fail-over FAILED: no healthy replica"
     assert lines[2].startswith("put back: cache (sentinel): 10.0.0.2:6379 -> 10.0.0.1:6379")
     assert rs.redis_server_drill_row(put_back)["host"] == "r1"
+
+
+OLD_APP = "test-only-app-old-secret"
+
+
+def _hash(password: str) -> str:
+    return "#" + hashlib.sha256(password.encode()).hexdigest()
+
+
+def _running(app_password: str = OLD_APP, *extra: str) -> dict[str, str]:
+    """The aclfile an instance holds now: lines as the role wrote them, the app user with
+    `app_password` (and any `extra` passwords beside it)."""
+    lines = rs.redis_server_acl(
+        "cache",
+        settings(redis_server_users=[{**SETTINGS["redis_server_users"][0], "password": app_password}]),
+    )
+    if extra:
+        lines = [
+            line.replace(" resetkeys", " " + " ".join(_hash(p) for p in extra) + " resetkeys", 1)
+            if line.startswith("user app ") else line
+            for line in lines
+        ]  # fmt: skip
+    return {"cache": "\n".join(lines) + "\n"}
+
+
+def _app_line(lines: list[str]) -> str:
+    return next(line for line in lines if line.startswith("user app "))
+
+
+def test_a_plain_run_refuses_a_changed_app_password_and_names_the_playbook() -> None:
+    found = rs.redis_server_problems(
+        [{"name": "cache", "port": 6379}], SETTINGS, 4096, "r1", INVENTORY, current=_running()
+    )
+    assert found == [
+        "redis_server_users[0].password: differs from the password user 'app' of instance 'cache' holds now; "
+        "change it with playbooks/rotate_passwords.yml, which puts it beside the old one, moves the app "
+        "hosts to it and then removes the old one"
+    ]
+    # The same password, a new instance (no aclfile yet) and a new user are all fine.
+    same = _running("test-only-app-secret")
+    assert not rs.redis_server_problems(
+        [{"name": "cache", "port": 6379}], SETTINGS, 4096, "r1", INVENTORY, current=same
+    )
+    assert not rs.redis_server_problems(
+        [{"name": "cache", "port": 6379}], SETTINGS, 4096, "r1", INVENTORY, current={}
+    )
+
+
+def test_the_servers_own_passwords_are_refused_even_in_a_rotation() -> None:
+    running = _running("test-only-app-secret")
+    changed = settings(redis_server_admin_password="test-only-admin-other")
+    for rotation in ("", "add", "finish"):
+        found = rs.redis_server_password_problems([{"name": "cache"}], changed, running, rotation)
+        assert (
+            len(found) == 1
+            and found[0].startswith("redis_server_admin_password: differs")
+            and ("does not rotate" in found[0])
+        )
+
+
+def test_a_rotation_adds_the_new_password_beside_the_old_then_removes_the_old() -> None:
+    running = _running()
+    assert not rs.redis_server_password_problems([{"name": "cache"}], SETTINGS, running, "add")
+    added = _app_line(rs.redis_server_acl("cache", SETTINGS, running["cache"], "add"))
+    assert f"on {_hash(OLD_APP)} {_hash('test-only-app-secret')} resetkeys" in added
+    # Cut off after the first step: a plain run keeps both, and changes nothing.
+    both = {"cache": "\n".join(rs.redis_server_acl("cache", SETTINGS, running["cache"], "add"))}
+    assert not rs.redis_server_password_problems([{"name": "cache"}], SETTINGS, both, "")
+    assert rs.redis_server_acl("cache", SETTINGS, both["cache"], "") == rs.redis_server_acl(
+        "cache", SETTINGS, both["cache"], "add"
+    )
+    finished = _app_line(rs.redis_server_acl("cache", SETTINGS, both["cache"], "finish"))
+    assert _hash(OLD_APP) not in finished and f"on {_hash('test-only-app-secret')} resetkeys" in finished
+
+
+def test_a_rotation_phase_must_be_known() -> None:
+    found = rs.redis_server_password_problems([{"name": "cache"}], SETTINGS, {}, "now")
+    assert found and found[0].startswith("redis_server_password_rotation:")

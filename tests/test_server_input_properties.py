@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The server roles' input checks on generated input (hypothesis), against the real servers.
 
 Whatever the inventory says, roles/memcached and roles/redis_server either refuse it - each
@@ -248,6 +249,8 @@ def test_redis_input_is_refused_by_name_or_starts(
                 "__redis_server_data_dir": str(root),
                 "__redis_server_conf_dir": str(root),
                 "__redis_server_settings": role,
+                "__redis_server_acl_current": {},  # a first run: no ACL file yet
+                "redis_server_password_rotation": "",
                 "__redis_server_unit": "redis-server@{name}.service",
                 "__redis_server_main_config": f"{root}/main-{{name}}.conf",
                 "__redis_server_flavor": {"pidfile": f"{root}/{{name}}.pid"},

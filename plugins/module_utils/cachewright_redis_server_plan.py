@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Filters of roles/redis_server: effective instances, input problems, ACL lines.
 
 Tested by tests/test_redis_server_filters.py.
@@ -268,10 +269,15 @@ def redis_server_problems(
     memtotal_mb: int,
     host: str,
     inventory: dict[str, list[str]],
+    *,
+    current: Mapping[str, str | None] | None = None,
+    rotation: str = "",
 ) -> list[str]:
     """Every problem of the role's input, each naming the variable; [] when all is well.
 
-    inventory maps each inventory host to the names of its redis_server_instances.
+    inventory maps each inventory host to the names of its redis_server_instances;
+    `current` and `rotation`: the passwords the instances hold now and the phase of a
+    rotation (redis_server_password_problems).
     """
     if not instances:
         return ["redis_server_instances: the list is empty"]
@@ -305,6 +311,8 @@ def redis_server_problems(
             if not settings[var]
         ]
     problems += _user_problems(settings, [i.get("name") for i in instances])
+    if not problems:
+        problems += redis_server_password_problems(instances, settings, current or {}, rotation)
     return problems
 
 
@@ -312,7 +320,109 @@ def _hashed(password: str) -> str:
     return "#" + hashlib.sha256(password.encode()).hexdigest()
 
 
-def redis_server_acl(instance_name: str, settings: dict[str, Any]) -> list[str]:
+HASH_RE = re.compile(r"^#[0-9a-f]{64}$")
+ROTATION_PHASES = ("", "add", "finish")
+ROTATE_PLAYBOOK = "playbooks/rotate_passwords.yml"
+
+
+def acl_held(text: str | None) -> dict[str, list[str]]:
+    """The password hashes each user of an aclfile holds now ({} for no file)."""
+    held: dict[str, list[str]] = {}
+    for line in (text or "").splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "user":
+            held[words[1]] = [word for word in words[2:] if HASH_RE.match(word)]
+    return held
+
+
+def _passwords(settings: dict[str, Any], instance_name: str) -> list[tuple[str, str, str]]:
+    """(variable, user, password) of every user an instance's aclfile carries."""
+    found = [
+        (
+            "redis_server_admin_password",
+            settings["redis_server_admin_user"],
+            settings["redis_server_admin_password"],
+        )
+    ]
+    if settings["redis_server_replication_password"]:
+        found.append(
+            (
+                "redis_server_replication_password",
+                settings["redis_server_replication_user"],
+                settings["redis_server_replication_password"],
+            )
+        )
+    if settings.get("redis_server_sentinel_password"):
+        found.append(
+            (
+                "redis_server_sentinel_password",
+                settings["redis_server_sentinel_user"],
+                settings["redis_server_sentinel_password"],
+            )
+        )
+    for index, user in enumerate(settings["redis_server_users"] or []):
+        if not user.get("instances") or instance_name in user["instances"]:
+            found.append((f"redis_server_users[{index}].password", user["name"], user["password"]))
+    return found
+
+
+def redis_server_password_problems(
+    instances: list[dict[str, Any]],
+    settings: dict[str, Any],
+    current: Mapping[str, str | None],
+    rotation: str = "",
+) -> list[str]:
+    """Passwords of the input that differ from what the running instances hold, when this
+    run may not change them; each names the variable.
+
+    `current` maps instance names to the text of their aclfile now (None: no file yet).
+    A plain run keeps every password the instances hold: a new password for an existing user
+    would lock out every client still using the old one, so it is refused and left to
+    playbooks/rotate_passwords.yml (`rotation`: "add" puts the new password beside the old
+    one, "finish" removes the old). That playbook rotates the application users
+    (redis_server_users); the admin, replication and Sentinel users' passwords, which the
+    servers themselves use, are refused in every run.
+    """
+    if rotation not in ROTATION_PHASES:
+        return [f"redis_server_password_rotation: {rotation!r} is not one of '', 'add', 'finish'"]
+    problems = []
+    for instance in instances:
+        name = instance.get("name")
+        held = acl_held(current.get(name))
+        for variable, user, password in _passwords(settings, name):
+            hashes = held.get(user)
+            if not hashes or not isinstance(password, str) or _hashed(password) in hashes:
+                continue
+            if variable.startswith("redis_server_users[") and rotation:
+                continue
+            how = (
+                f"change it with {ROTATE_PLAYBOOK}, which puts it beside the old one, moves the app "
+                "hosts to it and then removes the old one"
+                if variable.startswith("redis_server_users[")
+                else "the kit does not rotate the passwords the servers themselves use; set it back"
+            )
+            problems.append(
+                f"{variable}: differs from the password user {user!r} of instance {name!r} holds now; {how}"
+            )
+    return problems
+
+
+def _user_hashes(password: str, held: list[str], rotation: str) -> str:
+    """The hashes an aclfile line gives a user: the input's password, and during a rotation
+    (or a rotation cut off, until playbooks/rotate_passwords.yml finishes it) the ones the
+    instance holds beside it."""
+    new = _hashed(password)
+    if rotation == "finish" or (new not in held and rotation != "add"):
+        return new
+    return " ".join([*[h for h in held if h != new], new])
+
+
+def redis_server_acl(
+    instance_name: str,
+    settings: dict[str, Any],
+    current: str | None = None,
+    rotation: str = "",
+) -> list[str]:
     """The aclfile lines of one instance: default user off, admin, replication, app users.
 
     The default user is off, with no password: no connection can be or become it, and
@@ -321,7 +431,12 @@ def redis_server_acl(instance_name: str, settings: dict[str, Any]) -> list[str]:
     check the permissions of each MULTI/EXEC and script in it again (redis/redis#14541,
     valkey-io/valkey#3983): with "-@all" every transaction in the AOF (django-redis
     set_many) would be dropped at the next start.
+
+    `current` is the instance's aclfile now and `rotation` the phase of
+    playbooks/rotate_passwords.yml ("add", "finish", or "" for any other run): an app
+    user's line carries the hashes of redis_server_password_problems' rule.
     """
+    held = acl_held(current)
     lines = [
         "user default off resetpass ~* &* +@all",
         f"user {settings['redis_server_admin_user']} on {_hashed(settings['redis_server_admin_password'])} "
@@ -346,8 +461,9 @@ def redis_server_acl(instance_name: str, settings: dict[str, Any]) -> list[str]:
             continue
         keys = " ".join(k if k.startswith(("~", "%")) else f"~{k}" for k in user["keys"])
         channels = " ".join(c if c.startswith("&") else f"&{c}" for c in user.get("channels") or [])
+        hashes = _user_hashes(user["password"], held.get(user["name"], []), rotation)
         lines.append(
-            f"user {user['name']} on {_hashed(user['password'])} resetkeys {keys} resetchannels"
+            f"user {user['name']} on {hashes} resetkeys {keys} resetchannels"
             f"{' ' + channels if channels else ''} -@all {user.get('commands') or DEFAULT_COMMANDS}"
         )
     return lines

@@ -74,6 +74,28 @@ def drill_cache(alias: str, caches: dict[str, Any] | None = None) -> Any:
     return backend(params.pop("LOCATION", ""), params)
 
 
+def close_connections(cache: Any) -> None:
+    """Close the backend's connections, so that its next call opens (and authenticates) a
+    new one: django-redis keeps its clients and their pools until told."""
+    close = getattr(getattr(cache, "client", None), "do_close_clients", None)
+    if callable(close):
+        close()
+    else:
+        cache.close()
+
+
+def forget_pools() -> None:
+    """Drop django-redis's process-wide connection pools (keyed by URL alone, so a pool holds
+    the password it was made with): what a restarted app process starts without."""
+    try:
+        from django_redis.pool import ConnectionFactory  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return
+    # No public way to reset them. The pools are not disconnected: another writer thread may be
+    # using one until it reads the new settings too; each is closed when no client holds it.
+    ConnectionFactory._pools.clear()
+
+
 def seed_key(run: str, index: int) -> str:
     return f"cwdrill:{run}:seed:{index}"
 
@@ -250,10 +272,12 @@ def write_until(
     cache: Any = None,
     clock: Callable[[], float] = time.time,
     follow: FollowedSettings | None = None,
+    fresh: bool = False,
 ) -> WriterLog:
     """Unique add() writes until stop() says so; every answer recorded. With `follow`, the
     alias's client is built again from the settings file each time it changes (as the app
-    restarted by the kit would)."""
+    restarted by the kit would). With `fresh`, every write opens a new connection (and logs
+    in again): a connection already open outlives a change of the server's passwords."""
     cache = cache or drill_cache(alias)
     log = WriterLog(alias)
     seq = 0
@@ -261,8 +285,12 @@ def write_until(
     while not stop():
         if follow is not None and follow.poll() != version:
             version = follow.version
+            if fresh:
+                forget_pools()
             cache = drill_cache(alias, follow.caches)
             log.reloads += 1
+        if fresh:
+            close_connections(cache)
         key = write_key(run, phase, seq)
         began = clock()
         try:
@@ -392,17 +420,18 @@ def write(
     *,
     follow: str = "",
     invalidating: Sequence[str] = (),
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """One writer thread per alias until stop(), and an invalidation writer per alias of
     `invalidating`; the record the check reads. `follow`: the settings file to read anew
-    when it changes (FollowedSettings)."""
+    when it changes (FollowedSettings); `fresh`: a new connection for every write."""
     logs: dict[str, WriterLog] = {}
     invalidations: dict[str, InvalidationLog] = {}
     started = time.time()
     followed = FollowedSettings(follow) if follow else None
 
     def work(alias: str) -> None:
-        logs[alias] = write_until(alias, run, phase, stop, interval=interval, follow=followed)
+        logs[alias] = write_until(alias, run, phase, stop, interval=interval, follow=followed, fresh=fresh)
 
     def invalidate(alias: str) -> None:
         invalidations[alias] = invalidate_until(alias, run, phase, stop, interval=interval)

@@ -37,6 +37,11 @@ class Command(BaseCommand):
             help="write: the settings file to read anew when it changes (as a restarted app would).",
         )
         parser.add_argument(
+            "--fresh-connections",
+            action="store_true",
+            help="write: open a new connection (and log in) for every write, as a password change is felt.",
+        )
+        parser.add_argument(
             "--invalidate",
             nargs="*",
             default=[],
@@ -69,6 +74,7 @@ class Command(BaseCommand):
                 options["interval"],
                 follow=options["follow_settings"],
                 invalidating=options["invalidate"],
+                fresh=options["fresh_connections"],
             )
             Path(options["out"]).write_text(drill.dumps(result), encoding="utf-8")
             result = {
