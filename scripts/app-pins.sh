@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Write roles/django_cache/files/app-requirements.txt from requirements.txt: the pins of
 # every package roles/django_cache may install in an app's virtualenv, so the app hosts get
 # the versions the tests ran with and the role reads nothing outside its own folder.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Write django_settings/<inventory>/<app host>/cache_settings.py: the settings module
 # roles/django_cache generates for every app host of the shipped inventories (prod, staging,
 # lab), rendered on the controller without reaching any host. The modules read passwords from

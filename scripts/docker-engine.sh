@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Make sure a Docker engine answers. On a bare Debian machine where we are root and no
 # engine runs (no systemd on the host either), install docker.io and start dockerd in the
 # background, then wait for its socket. Anywhere else, say what to do and stop.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Stands in for ansible-test's pip bootstrap script (get-pip.py from ci-files.testing.ansible.com,
 which this workplace cannot reach): installs Python's own pip with ensurepip, then the pip
 ansible-test asked for from the configured index, trusting the system's CA bundle (ansible-test

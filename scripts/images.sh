@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the local test images (Debian 12 bookworm, Debian 13 trixie, each with systemd and
 # python3) without any registry: debootstrap a rootfs, `docker import` it, then
 # `docker build` the systemd layer in molecule/images/Dockerfile on top.

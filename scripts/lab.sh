@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job (`make lab`): bring the lab containers up, run site.yml on inventories/lab,
 # then the post-deploy benchmark, and say where the settings and the report are.
 # `make lab-site` runs site.yml alone again (extra options pass through: --check --diff,

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # Helpers shared by the scripts in this folder: progress messages, timing, failing loudly.
 
 CW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Re-pin requirements.txt: resolve requirements.in in a scratch virtualenv and freeze it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

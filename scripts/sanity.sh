@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ansible-test sanity on the collection as it ships: the tarball `ansible-galaxy collection
 # build` makes, unpacked under <tmp>/ansible_collections/cachewright/cache, every sanity test
 # with the ignores the collection ships (tests/sanity/ignore-<ansible-core>.txt).

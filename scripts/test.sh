@@ -2,13 +2,15 @@
 # The test command (`make test`): installs what it needs, then runs every check.
 #   venv -> collections (offline) -> Docker engine -> test images -> lint -> the jobs:
 #   pytest, the collection built, installed and used from outside the repository, ansible-test
-#   sanity on the built collection, every cell
+#   sanity and the Galaxy importer on the built collection, the app package's version matrix
+#   (scripts/package-matrix.sh), every cell
 #   of the Molecule matrix (molecule/matrix.txt: each scenario on its Debian releases and
 #   flavours), the README's main job end to end on the lab (with the drills and the Valkey
 #   migration). CW_LANES jobs (default 2) run at a time; the first failure stops the queue.
 # CW_SCENARIOS="memcached:pool redis_sentinel:sentinel@trixie-valkey" runs only those cells
 # (a scenario's name: all its cells; CW_SCENARIOS=none: none); CW_COLLECTION=0 skips the
-# collection's run; CW_SANITY=0 skips ansible-test sanity; CW_LAB=0 skips the lab run;
+# collection's run; CW_SANITY=0 skips ansible-test sanity and the Galaxy importer; CW_MATRIX=0
+# skips the app package's version matrix; CW_LAB=0 skips the lab run;
 # CW_LANES=1 runs one job at a time.
 # Molecule and the lab run with Mitogen's strategy; CW_MITOGEN=0 runs both with Ansible's linear one.
 # Logs of each job: .cache/logs/<job>.log
@@ -106,9 +108,16 @@ job_scenario() {
   fi
 }
 
-# ansible-test sanity on the built collection, with the ignores it ships.
+# ansible-test sanity on the built collection, with the ignores it ships; then the Galaxy
+# importer on the same tarball.
 job_sanity() {
-  bash scripts/sanity.sh
+  bash scripts/sanity.sh && bash scripts/galaxy-importer.sh
+}
+
+# The app-side package's version matrix (Python x Django) against its built wheel, each
+# Python in a container of the test image that has it.
+job_matrix() {
+  bash scripts/package-matrix.sh
 }
 
 # The README's main job on the lab: lab up -> site.yml -> bench, the drills (the Valkey
@@ -120,7 +129,7 @@ job_lab() {
 # What each job's log shows in the summary when it passed.
 job_digest() {
   local log="$1"
-  grep -E '(idempotence|verify).*Executed|^lab: |passed|failed|collection run|^Running sanity test|ansible-test sanity on' "${log}" | grep -v INFO \
+  grep -E '(idempotence|verify).*Executed|^lab: |passed|failed|collection run|^Running sanity test|ansible-test sanity on|galaxy-importer:|^ +(cell|py[0-9.]+-django)' "${log}" | grep -v INFO \
     | sed 's/^/      /' | tail -n 40 || true
 }
 
@@ -156,12 +165,14 @@ estimate() { awk -v job="$1" '$1 == job { print $4 }' molecule/matrix.txt; }
 CELLS+=("$(estimate pytest) pytest")
 [ "${CW_COLLECTION:-1}" = 0 ] || CELLS+=("$(estimate collection) collection")
 [ "${CW_SANITY:-1}" = 0 ] || CELLS+=("$(estimate sanity) sanity")
+[ "${CW_MATRIX:-1}" = 0 ] || CELLS+=("$(estimate matrix) matrix")
 while read -r _ label dir name suite flavor; do
   case "${label}" in
     lab) add_job "lab main job (drills, migration, no-op, check)" lab job_lab ;;
     pytest) add_job "pytest" pytest job_pytest ;;
     collection) add_job "collection (built, installed, used)" collection job_collection ;;
-    sanity) add_job "ansible-test sanity (the built collection)" sanity job_sanity ;;
+    sanity) add_job "ansible-test sanity, galaxy-importer (the built collection)" sanity job_sanity ;;
+    matrix) add_job "package matrix (cachewright-django wheel, Python x Django)" matrix job_matrix ;;
     *) add_job "molecule ${label}" "${label%@*}" job_scenario "${dir}" "${name}" "${suite}" "${flavor}" ;;
   esac
 done < <(printf '%s\n' "${CELLS[@]}" | sort -rn)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Create (or refresh) the project's virtualenv from the pinned requirements.txt, with the
 # app-side package (roles/django_cache/files/cachewright_django) installed editable with its
 # report extra, so tests and tools import it like any installed package.

@@ -1,15 +1,34 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared pytest setup: role filter plugins are importable as plain modules. The collection's
 module_utils import as its modules import them (pyproject.toml puts collections/ on the path):
-ansible_collections.cachewright.cache.plugins.module_utils.<name>."""
+ansible_collections.cachewright.cache.plugins.module_utils.<name>.
+
+Under the package's version matrix (django_settings/cachewright-django/noxfile.py sets
+CW_PACKAGE_WHEEL), no test runs unless cachewright_django is the installed wheel's copy."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import sysconfig
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not os.environ.get("CW_PACKAGE_WHEEL"):
+        return
+    import cachewright_django  # noqa: PLC0415 - only under the matrix
+
+    where = Path(cachewright_django.__file__).resolve()
+    purelib = Path(sysconfig.get_paths()["purelib"]).resolve()
+    if not where.is_relative_to(purelib):
+        pytest.exit(f"cachewright_django is imported from {where}, not from {purelib}: not the wheel", 4)
 
 
 def load_plugin(relative_path: str) -> ModuleType:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the lab's Redis tier looks like from inside it (tests/test_lab_main_job.py).
 
 ``tier_state()`` runs a probe on a Redis host of the lab, with the host's own TLS files

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Throw-away memcached processes on loopback, for the tests that need live servers."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A throw-away 6-node Redis Cluster (3 primaries, 3 replicas) on loopback, for tests.
 
 Started from the redis-server binary of the machine (scripts/test.sh installs Debian's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Throw-away Redis primaries, replicas and Sentinels on loopback, for the module_utils tests.
 
 Each node runs the machine's redis-server (scripts/test.sh installs Debian's) with an ACL

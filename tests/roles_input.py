@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Run a role against the local machine in check mode, to see how it treats bad input."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """monitoring/rules/cachewright.rules.yml under `promtool check rules` and `promtool test rules`.
 
 Each case gives series for one alert: a target that goes bad and comes back, beside targets

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.report.gates: validation of the gates file and the checks of each limit."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``manage.py cachebench`` for real, about 15 s: a throw-away redis-server (plain port with
 an ACL user, and a TLS port) and memcached on loopback, a Django project in a subprocess
 (its own settings; this pytest process keeps its own), then the report of its JSON.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachebench raw ceilings without servers: the connection derived from each kind of alias
 (no connection is opened), the redis-benchmark command line, its CSV output."""
 

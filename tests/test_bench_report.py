@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """python -m cachewright_django.report: a known result JSON gives the expected Markdown tables and a
 self-contained HTML page with well-formed SVG plots; previous run and exit codes."""
 

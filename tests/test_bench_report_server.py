@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report names the server behind each alias (the Aliases table, the summary) and says
 when an alias's server changed since the previous run, in report.md and report.html; runs
 written before the label was recorded still render, without a change line."""

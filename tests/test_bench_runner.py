@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachebench runner and suite without servers: workers in threads and forked processes,
 the rate limit, and the safety rules (own prefix and version, only own keys deleted,
 clear() never called) proven with a fake cache that refuses everything else."""

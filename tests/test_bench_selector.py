@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.report.selector: ranking from requirements, reasons, measured performance."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachebench's server label of each alias: Valkey, Redis and memcached told apart from their
 replies, one label per alias however many servers it reaches, errors recorded and never
 fatal, and the label's way through the result JSON to the report's reader. No server is

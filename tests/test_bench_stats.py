@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachebench statistics and workload: percentiles from known samples, key distributions,
 concurrency rule."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The collection as a user gets it: built with ansible-galaxy, installed into a collections path
 of its own, and used from an empty directory outside the repository, with the user's own
 inventory and playbook that name the roles by their fully qualified names only.

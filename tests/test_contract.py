@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.contract on local-memory, database, file and dummy aliases, and on a
 backend that breaks items of the contract: each broken item is named, limitations too."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """bench/deploy_cost.py: the scale-out inventories it generates and what it reads from a run."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The settings roles/django_cache renders for each inventory (prod, staging, lab).
 
 Each inventory is rendered on the controller by tests/playbooks/render_django_cache.yml

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """roles/django_cache's settings plan: correct settings for today's libraries, clear errors."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """roles/django_cache's settings plan on generated declarations (hypothesis).
 
 Whatever the inventory says, the plan either refuses it - every problem naming the alias or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.checks: the system checks name a wrong setting at start-up.
 
 Each case gives the checks a settings mapping; the last cases run ``django-admin check`` in a

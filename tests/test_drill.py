@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.drill (the change drill's writers and checks) and
 cachewright_django.sentinel (finding a new primary as soon as it is promoted)."""
 

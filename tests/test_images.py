@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The test images' local package caches (molecule/images/debs.txt and wheels.txt, used by
 scripts/images.sh) cover what the roles and the scenarios install, so no install in a test
 container quietly goes back to the network for a package the recipe forgot.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plugins/module_utils/cachewright_memcached_plan.py: defaults, problems, argv."""
 
 from __future__ import annotations

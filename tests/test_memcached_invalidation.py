@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A memcached server that misses changes (down, restarting) must not serve the values from
 before them when it is back: LeanPyMemcacheCache notes what did not reach it and delivers
 that first (cachewright_django.memcached.LeanHashClient). Live, on two loopback memcached
@@ -7,7 +8,6 @@ reads the old value and the deleted key back."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -25,10 +25,7 @@ if not django_settings.configured:
 from cachewright_django.memcached import PENDING_KEYS, LeanPyMemcacheCache
 from django.core.cache.backends.memcached import PyMemcacheCache
 
-from conftest import ROOT
 from memcached_servers import memcached_servers
-
-PACKAGE = ROOT / "roles" / "django_cache" / "files" / "cachewright_django"
 
 # As the generated settings have them (ignore_exc: the app gets no error, dead_timeout 0: a
 # failing server keeps its keys), with short timeouts for a stopped server.
@@ -191,9 +188,9 @@ def test_a_process_that_ends_delivers_its_notes(servers: dict[str, subprocess.Po
     cache = LeanPyMemcacheCache(locations, {"OPTIONS": OPTIONS})
     keys = keys_on(cache, locations[0], 10)
     source = EXITING.format(options=OPTIONS, locations=locations, keys=keys)
+    # The app imports the package this test imports (the venv's: editable, or the matrix's wheel).
     app = subprocess.Popen(
         [sys.executable, "-c", source], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(PACKAGE)},
     )  # fmt: skip
     assert app.stdout is not None and app.stdin is not None
     assert app.stdout.readline().strip() == "stop"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.memcached.LeanPyMemcacheCache: Django's PyMemcacheCache with fewer costs
 per call and the same behaviour.
 

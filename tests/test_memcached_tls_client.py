@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.memcached's TLS backend against a real memcached with TLS on loopback.
 
 memcached's TLS stalls on a pipelined request of many small commands larger than its 16 KiB

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plugins/module_utils/cachewright_model.py: the one model the server roles and the Django
 settings planner share. The server roles' defaults are what the model assumes of a host that
 does not set them, so that the settings follow what was deployed."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every module of plugins/modules documents itself (ansible-doc loads it, doc fragments
 included), and documents every option its argument spec takes."""
 
@@ -24,17 +25,22 @@ MODULES = sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("*.py
 FQCN = "cachewright.cache."
 
 
-def documented() -> dict[str, set[str]]:
+def ansible_doc(*args: str) -> dict:
+    """What `ansible-doc --json` says of the collection's plugins or roles."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
     done = subprocess.run(
-        ["ansible-doc", "--json", *(FQCN + name for name in MODULES)],
+        ["ansible-doc", "--json", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    docs = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def documented() -> dict[str, set[str]]:
+    docs = ansible_doc(*(FQCN + name for name in MODULES))
     return {name: set(docs[FQCN + name]["doc"]["options"]) for name in MODULES}
 
 
@@ -113,3 +119,17 @@ def test_the_sanity_ignores_name_every_module_and_nothing_else() -> None:
     assert [line.split()[:2] for line in lines if not line.startswith("plugins/")] == [
         ["roles/django_cache/templates/manage.py.j2", "shebang"]
     ]
+
+
+def test_every_module_and_role_entry_point_says_when_it_was_added() -> None:
+    """version_added, which antsibull-changelog reads to list a release's new modules and
+    roles: the *_info modules are new in 1.3.0, the others date from 1.0.0 (under their
+    cachewright_ names then)."""
+    docs = ansible_doc(*(FQCN + name for name in MODULES))
+    added = {name: docs[FQCN + name]["doc"].get("version_added") for name in MODULES}
+    assert added == {name: "1.3.0" if name.endswith("_info") else "1.0.0" for name in MODULES}
+    roles = sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "meta").is_dir())
+    docs = ansible_doc("-t", "role", *(FQCN + name for name in roles))
+    for name in roles:
+        entry_points = docs[FQCN + name]["entry_points"]
+        assert all(spec.get("version_added") for spec in entry_points.values()), name

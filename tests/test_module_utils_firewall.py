@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The nftables table of plugins/module_utils/cachewright_firewall.py: what it accepts, what it
 drops, how it names bad input. The table is loaded by nft in the Molecule pool scenario and
 the lab (tests/test_lab_main_job.py), where hosts that are not clients are kept out."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plugins/module_utils/cachewright_memcached.py: which option changes keep a warm restart,
 and the admin commands against a live memcached (plain and TLS) on loopback."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The safe restart path and the hand-overs (plugins/module_utils/cachewright_redis*.py)
 against live redis-server and Sentinel processes on loopback (tests/redis_nodes_fixture.py),
 with writers running: no acknowledged write may be lost, every gate must hold."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The app-side package as a package: its wheel, the result schema its writer and reader
 share, the report's figures (matplotlib, PNG and SVG) and HTML (its Jinja2 template), the
 role's pins, and roles that read nothing outside their own folder."""
@@ -20,6 +21,13 @@ from cachewright_django.bench import schema, suite
 from cachewright_django.report import render, resultset
 
 from conftest import ROOT, load_plugin
+from test_package_installed import (
+    IMPORT_EVERY_MODULE,
+    README_ALIASES,
+    README_CHECK,
+    README_PROJECT,
+    readme_caches_example,
+)
 
 PROJECT = ROOT / "roles" / "django_cache" / "files" / "cachewright_django"
 RUN = ROOT / "tests" / "data" / "bench" / "lab" / "20250102T000000Z"
@@ -65,16 +73,6 @@ def test_the_wheel_holds_the_package_and_the_report_template(wheel: zipfile.ZipF
     assert re.search(r"Requires-Dist: pymemcache>=4.0; extra == .memcached.", metadata)
 
 
-IMPORT_EVERY_MODULE = """
-import importlib, pkgutil, cachewright_django
-names = [m.name for m in pkgutil.walk_packages(cachewright_django.__path__, "cachewright_django.")]
-for name in names:
-    if not name.startswith("cachewright_django.report"):  # the [report] extra, for the controller
-        importlib.import_module(name)
-print(len(names), cachewright_django.__file__)
-"""
-
-
 def test_the_wheel_with_its_extras_imports_every_module_in_a_fresh_virtualenv(
     wheel: zipfile.ZipFile, tmp_path: Path
 ) -> None:
@@ -93,8 +91,7 @@ def test_the_wheel_with_its_extras_imports_every_module_in_a_fresh_virtualenv(
     assert str(venv) in done.stdout  # the wheel's copy, not the source tree
     # The README's CACHES example, in a Django project of that virtualenv: every alias builds
     # its backend and the system checks pass.
-    (example,) = [b for b in re.findall(r"```python\n(.*?)```", (PROJECT / "README.md").read_text(), re.S)
-                  if "CACHES = {" in b]  # fmt: skip
+    example = readme_caches_example((PROJECT / "README.md").read_text())
     (tmp_path / "readme_settings.py").write_text(README_PROJECT + example)
     done = subprocess.run(
         [python, "-c", README_CHECK], cwd=tmp_path, capture_output=True, text=True, check=False,
@@ -104,36 +101,7 @@ def test_the_wheel_with_its_extras_imports_every_module_in_a_fresh_virtualenv(
     assert done.returncode == 0, done.stderr[-3000:]
     checked, *aliases = done.stdout.splitlines()
     assert checked.startswith("System check identified no issues")
-    assert aliases == [
-        "default",
-        "sessions",
-        "cluster",
-        "fragments",
-        "fragments_tls",
-        "local",
-        "tiered",
-        "exports",
-    ]
-
-
-README_PROJECT = """
-SECRET_KEY = "test-only-not-a-secret"
-INSTALLED_APPS = ["cachewright_django"]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
-SILENCED_SYSTEM_CHECKS = ["cachewright.W030"]  # the example's certificate files are not here
-"""
-
-README_CHECK = """
-import django
-django.setup()
-from django.conf import settings
-from django.core.cache import caches
-from django.core.management import call_command
-call_command("check", fail_level="WARNING")
-for alias in settings.CACHES:
-    caches[alias].make_and_validate_key("probe")
-    print(alias)
-"""
+    assert aliases == README_ALIASES
 
 
 def test_writer_and_reader_share_one_schema(tmp_path: Path) -> None:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """playbooks/preflight.yml: a run whose servers would stop speaking what an app alias's
 client speaks is refused on the app host before the first server play changes anything (the
 lab's inventory; no host is reached)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.redis_cluster.RedisClusterClient: the whole Django cache API on a
 live 6-node Redis Cluster (tests/redis_cluster_fixture.py), including a failover."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plugins/module_utils/cachewright_redis_sentinel_plan.py."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """roles/redis_server refuses bad input before it changes anything, naming the variable."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plugins/module_utils/cachewright_redis_state.py: the compare and plan logic of the
 replication, Sentinel monitor and cluster modules, on what servers answer (no servers)."""
 

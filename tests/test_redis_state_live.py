@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The modules redis_replication, redis_sentinel_monitors and
 redis_cluster, run in-process against live redis-server and Sentinel
 processes on loopback (tests/redis_nodes_fixture.py, tests/redis_cluster_fixture.py):

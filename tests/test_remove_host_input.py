@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """playbooks/remove_redis_host.yml and remove_memcached_host.yml refuse a host they cannot
 take out before anything changes, naming the variable (the lab's inventory, no host reached)."""
 

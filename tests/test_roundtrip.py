@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.roundtrip: passes on working caches, names the alias that fails."""
 
 from __future__ import annotations

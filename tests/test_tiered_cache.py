@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cachewright_django.tiered.TieredCache over local-memory tiers."""
 
 from __future__ import annotations

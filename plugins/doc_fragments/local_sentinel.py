@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Documentation of how the Cachewright Sentinel modules reach this host's own Sentinel."""
 
 from __future__ import annotations

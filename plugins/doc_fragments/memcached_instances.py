@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Documentation of how the Cachewright memcached modules find this host's instances."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Documentation of how the Cachewright Redis modules log in to instances and Sentinels."""
 
 from __future__ import annotations

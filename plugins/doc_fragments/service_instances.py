@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Documentation of what the Cachewright instance modules do with a host's service instances."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Documentation of the TLS options the Cachewright modules reach servers with."""
 
 from __future__ import annotations

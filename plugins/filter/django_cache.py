@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Filters of roles/django_cache, used as cachewright.cache.<name>.
 
 The code is in plugins/module_utils/cachewright_django_settings.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Filters of the shared model, used as cachewright.cache.<name> by every role.
 
 The code is in plugins/module_utils/cachewright_model.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Filters of roles/redis_sentinel, used as cachewright.cache.<name>.
 
 The code is in plugins/module_utils/cachewright_redis_sentinel_plan.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Filters of roles/redis_server, used as cachewright.cache.<name>.
 
 The code is in plugins/module_utils/cachewright_redis_server_plan.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Django CACHES from the inventory: the servers the other roles deployed, in user terms.
 
 Three steps, each a filter:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The nftables table that keeps a host's cache ports to the hosts that need them.
 
 Each role owns one table (``inet cachewright_<name>``) in a file of its own. The table has

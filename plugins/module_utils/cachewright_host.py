@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What Cachewright's modules read of a service's process on the host."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Cachewright's memcached operations, shared by plugins/modules/memcached_instances.py.
 
 Talks memcached's text protocol for the three admin commands the modules need (``version``,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Filters of roles/memcached: each instance's effective settings, input problems, argv.
 
 Kept in Python (not Jinja) so the rules are typed, readable and tested by pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The one model of the cache tier that roles, filters and the Django settings planner share.
 
 An instance of Redis or memcached, the address its peers and its clients reach it at, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Cachewright's Redis basics, shared by the Redis modules of plugins/modules.
 
 How to reach an instance (its unix socket, a peer over TCP/TLS, a Sentinel), what it is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Handing a Redis primary's role to a replica without losing an acknowledged write.
 
 Three ways, by who manages the replication group:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """This host's Redis instances as the instance modules see them: read each one's state,
 restart them through the safe path, reload their TLS files (redis_instances,
 redis_instances_info)."""

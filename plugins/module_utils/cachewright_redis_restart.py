@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The one safe restart path of a Redis instance (plugins/modules/redis_instances.py).
 
 - A replica restarts, then must be back, loaded, linked to its primary and caught up.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Filters of roles/redis_sentinel: each monitor's settings and primary, input problems.
 
 Tested by tests/test_redis_sentinel_filters.py.

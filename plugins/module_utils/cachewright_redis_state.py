@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Read -> compare -> plan for Redis run-time state: replication, Sentinel monitors, cluster.
 
 The reads of what a Sentinel knows (redis_sentinel, redis_sentinel_info), then pure

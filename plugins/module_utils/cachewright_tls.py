@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TLS helpers of Cachewright's modules: a client context, and the certificate a server serves.
 
 A server has loaded new certificate files when the certificate it serves is the one in the

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: keep this host's cache ports to the hosts that need them (nftables)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: firewall
 short_description: Open a host's cache ports only to the hosts that need them (an nftables table)
+version_added: 1.0.0
 description:
   - Renders table C(inet <table>) into C(<directory>/<table>.nft) - loopback accepted, each
     rule's ports accepting its sources, every other packet to those ports dropped - and loads

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: read, restart keeping the cache, or reload TLS of this host's memcached instances."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: memcached_instances
 short_description: Restart memcached instances one at a time keeping their cache, or reload their certificates
+version_added: 1.0.0
 description:
   - C(state=restarted) restarts the instances one at a time. Each is stopped gracefully
     (the unit's SIGUSR1), which writes its memory file (memcached -e) so the next start

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: form a Redis Cluster from its nodes once, add new nodes later."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: redis_cluster
 short_description: Form a Redis Cluster, add and forget nodes, spread its primaries
+version_added: 1.0.0
 description:
   - Reads every node's C(CLUSTER INFO). A node that knows other nodes or serves slots is in
     the cluster. When none is, the cluster is formed from all of them
@@ -69,11 +71,13 @@ options:
         its replicas given to other primaries. The rest of the run (replicas, placement)
         works on the other nodes.
     type: list
+    version_added: 1.2.0
     elements: dict
     default: []
   spread_primaries:
     description: Move primary roles (C(CLUSTER FAILOVER)) until no host runs more than its even share.
     type: bool
+    version_added: 1.2.0
     default: true
   admin_user:
     description: ACL user to log in to the nodes with (all commands).
@@ -94,6 +98,7 @@ options:
   cli:
     description: The server's command-line client (C(redis-cli), or C(valkey-cli) for Valkey).
     type: str
+    version_added: 1.1.0
     default: redis-cli
 extends_documentation_fragment: [cachewright.cache.tls_client]
 requirements: [redis-py and redis-cli on the host (Debian's python3-redis and redis-tools)]

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: hand a Redis primary's role to a replica (or take it back), and measure it."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: redis_failover
 short_description: Fail a Redis primary over, or make a replica the primary again, without losing writes
+version_added: 1.0.0
 description:
   - C(mode=demote) on a primary hands its role to a replica - through Sentinel (SENTINEL
     FAILOVER, writes held until every replica has them), the cluster (CLUSTER FAILOVER from a

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: restart safely, or reload the TLS files of, this host's Redis instances."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: redis_instances
 short_description: Restart without losing data, or reload TLS of, Redis instances on this host
+version_added: 1.0.0
 description:
   - M(cachewright.cache.redis_instances_info) reads each instance's role, replication link,
     persistence and whether its process runs a binary a package upgrade has replaced.
@@ -38,9 +40,11 @@ options:
         Its restart stops and masks that unit, then enables and starts C(unit); the safe path
         around it (replicas first, primaries handed over) is the same.
     type: str
+    version_added: 1.1.0
   previous_socket:
     description: Unix socket of an instance still running as C(previous_unit).
     type: str
+    version_added: 1.1.0
   carry_data:
     description:
       - With C(previous_unit), what to copy from the old data directory into the new one while
@@ -50,6 +54,7 @@ options:
         the replication state CONFIG REWRITE saved), copied over the new one without the
         directives that C(owned_config), the Ansible-owned file loaded after it, sets.
     type: dict
+    version_added: 1.1.0
     suboptions:
       from:
         description: The old path of the data directory (C({name}) replaced by the instance's name).

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: read the state of this host's Redis instances."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: make this host's Redis instances follow the primary the inventory names."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: redis_replication
 short_description: Point Redis replicas at their primary, and primaries at no one
+version_added: 1.0.0
 description:
   - Reads each instance's replication state (INFO replication over its unix socket), compares
     it with the primary the inventory names (or none) and, where they differ, sends
@@ -42,6 +44,7 @@ options:
       - The other hosts of the play, in the form of C(primaries); an instance's peers are the
         instances of the same name on them (the members of its Sentinel group).
     type: dict
+    version_added: 1.2.0
     default: {}
   tls_port_first:
     description:
@@ -61,6 +64,7 @@ options:
   unit:
     description: systemd unit of an instance, as its results and messages name it; C({name}) is its name.
     type: str
+    version_added: 1.1.0
     default: redis-server@{name}.service
 extends_documentation_fragment:
   - cachewright.cache.redis_access

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: read this host's Sentinel, or restart it and wait until it knows its primaries again."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: redis_sentinel
 short_description: Restart a Sentinel and wait until it watches every primary it watched, with its peers
+version_added: 1.0.0
 description:
   - C(state=restarted) reads what the Sentinel knows (each primary, its replicas and the other
     Sentinels), restarts its unit, and waits until it answers again and knows every primary
@@ -36,6 +38,7 @@ options:
         server, e.g. C(redis-sentinel@main.service) to C(valkey-sentinel@main.service)). That
         unit is stopped and masked, C(carry_config) copied, then C(unit) enabled and started.
     type: str
+    version_added: 1.1.0
   carry_config:
     description:
       - With C(previous_unit), the Sentinel-owned file to copy from the old path to the new one
@@ -43,6 +46,7 @@ options:
       - Keys C(from), C(to), C(owner), C(group); C(owned_config), the Ansible-owned file loaded
         after it, whose directives (and the paths they name) are left out of the copy.
     type: dict
+    version_added: 1.1.0
     suboptions:
       from:
         description: The old path of the Sentinel-owned file.
@@ -76,6 +80,7 @@ options:
   gone:
     description: With C(state=reset), addresses of hosts taken out; their replicas and Sentinels go too.
     type: list
+    version_added: 1.2.0
     elements: str
     default: []
   wait_seconds:

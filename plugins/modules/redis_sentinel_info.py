@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: read what this host's Sentinel knows of each primary it watches."""
 
 from __future__ import annotations

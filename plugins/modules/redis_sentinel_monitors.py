@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
 """Ansible module: make this host's Sentinel watch the primaries the inventory names."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: redis_sentinel_monitors
 short_description: Add missing Sentinel monitors and set the tunables that differ
+version_added: 1.0.0
 description:
   - Asks the Sentinel on 127.0.0.1 what it knows of each wanted primary (C(SENTINEL MASTER)),
     watches the ones it does not know (C(SENTINEL MONITOR)) and sets what differs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The linear strategy run through Mitogen for Ansible (pinned in requirements.txt).
 
 Mitogen keeps one Python interpreter per host for the whole run and sends modules to it,
