@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Shared pytest setup: role filter plugins are importable as plain modules. The collection's
-module_utils import as its modules import them (pyproject.toml puts collections/ on the path):
-ansible_collections.cachewright.cache.plugins.module_utils.<name>.
+module_utils and plugin_utils import as its plugins import them (pyproject.toml puts
+collections/ on the path): ansible_collections.cachewright.cache.plugins.<module_utils|plugin_utils>.<name>.
 
 Under the package's version matrix (django_settings/cachewright-django/noxfile.py sets
 CW_PACKAGE_WHEEL), no test runs unless cachewright_django is the installed wheel's copy."""

@@ -166,7 +166,7 @@ def test_the_built_collection_deploys_from_a_users_directory(tmp_path: Path, con
         "LICENSE",
         "meta/runtime.yml",
         "playbooks/site.yml",
-        "plugins/module_utils/cachewright_model.py",
+        "plugins/plugin_utils/model.py",
         "plugins/filter/django_cache.py",
         "roles/django_cache/meta/argument_specs.yml",
         # The sanity ignores ship: ansible-test reads them from the installed content.

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, load_plugin
 
-plugin = load_plugin("plugins/module_utils/cachewright_django_settings.py")
+plugin = load_plugin("plugins/plugin_utils/django_settings.py")
 
 USERS = [{"name": "django", "password": "pw-django", "keys": ["django:*"]}]
 SETTINGS: dict[str, Any] = {

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""plugins/module_utils/cachewright_memcached_plan.py: defaults, problems, argv."""
+"""plugins/plugin_utils/memcached_input.py: defaults, problems, argv."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 
 from conftest import load_plugin
 
-mc = load_plugin("plugins/module_utils/cachewright_memcached_plan.py")
+mc = load_plugin("plugins/plugin_utils/memcached_input.py")
+mc_argv = load_plugin("plugins/plugin_utils/memcached_argv.py")
 
 SETTINGS: dict[str, Any] = {
     "memcached_memory_percent": 50,
@@ -138,7 +139,7 @@ def test_bad_input_names_the_variable(
 
 def test_argv_plain_instance_turns_udp_off() -> None:
     inst = mc.memcached_effective([{"name": "a", "port": 11311, "memory_mb": 128}], SETTINGS, 4096)[0]
-    argv = mc.memcached_argv(inst, {})
+    argv = mc_argv.memcached_argv(inst, {})
     assert argv[:4] == ["-p", "11311", "-U", "0"]
     assert "-l" in argv and argv[argv.index("-l") + 1] == "127.0.0.1,10.0.0.5"
     assert "-Z" not in argv and "-S" not in argv
@@ -153,7 +154,7 @@ def test_argv_tls_and_sasl() -> None:
         "verify_clients": True,
         "min_version": "tlsv1.3",
     }
-    argv = mc.memcached_argv(inst, tls)
+    argv = mc_argv.memcached_argv(inst, tls)
     options = argv[argv.index("-o") + 1]
     assert "-Z" in argv and "-S" in argv
     assert (
@@ -177,13 +178,13 @@ def test_warm_restart_keeps_the_cache_in_a_memory_file_of_the_ram_disk() -> None
     )
     # Below 48 MiB memcached cannot preallocate a page per slab class: no memory file.
     assert big["warm_restart"] and not small["warm_restart"]
-    assert mc.memcached_argv(big, {}, "/var/lib/memcached/warm")[-2:] == [
+    assert mc_argv.memcached_argv(big, {}, "/var/lib/memcached/warm")[-2:] == [
         "-e",
         "/var/lib/memcached/warm/pool",
     ]
-    assert "-e" not in mc.memcached_argv(small, {}, "/var/lib/memcached/warm")
-    assert mc.memcached_warm_size_mb([big, small]) == 128 + 16
-    assert mc.memcached_probe_endpoint(big) == {
+    assert "-e" not in mc_argv.memcached_argv(small, {}, "/var/lib/memcached/warm")
+    assert mc_argv.memcached_warm_size_mb([big, small]) == 128 + 16
+    assert mc_argv.memcached_probe_endpoint(big) == {
         "name": "pool",
         "port": 11211,
         "address": "127.0.0.1",

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""plugins/module_utils/cachewright_model.py: the one model the server roles and the Django
+"""plugins/plugin_utils/model.py: the one model the server roles and the Django
 settings planner share. The server roles' defaults are what the model assumes of a host that
 does not set them, so that the settings follow what was deployed."""
 
 from __future__ import annotations
 
 import yaml
-from ansible_collections.cachewright.cache.plugins.module_utils import cachewright_model as model
+from ansible_collections.cachewright.cache.plugins.plugin_utils import model
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -179,7 +179,7 @@ def test_the_roles_pins_are_the_kits() -> None:
     assert [kit.get(line.split("==")[0].lower()) for line in role] == role, (
         "run scripts/app-pins.sh (make lock)"
     )
-    plugin = load_plugin("plugins/module_utils/cachewright_django_settings.py")
+    plugin = load_plugin("plugins/plugin_utils/django_settings.py")
     base = yaml.safe_load((ROOT / "roles/django_cache/vars/main.yml").read_text())[
         "__django_cache_base_packages"
     ]

@@ -27,10 +27,10 @@ from redis_cluster_fixture import ADMIN_PASSWORD as CLUSTER_PASSWORD
 from redis_cluster_fixture import LocalCluster
 from redis_nodes_fixture import ADMIN, ADMIN_PASSWORD, Node
 
-rs = load_plugin("plugins/module_utils/cachewright_redis_server_plan.py")
+acl = load_plugin("plugins/plugin_utils/redis_acl.py")
 USER, PASSWORD = "django", "test-only-django"
 # The app user as roles/redis_server writes it (default commands: +@all -@dangerous).
-APP_ACL = rs.redis_server_acl(
+APP_ACL = acl.redis_server_acl(
     "cache",
     {
         "redis_server_admin_user": ADMIN,

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""plugins/module_utils/cachewright_redis_sentinel_plan.py."""
+"""plugins/plugin_utils/redis_sentinel_input.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import load_plugin
 
-rsm = load_plugin("plugins/module_utils/cachewright_redis_sentinel_plan.py")
+rsm = load_plugin("plugins/plugin_utils/redis_sentinel_input.py")
 
 SETTINGS: dict[str, Any] = {
     "redis_sentinel_password": "test-only-sentinel-password",

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""plugins/module_utils/cachewright_redis_server_plan.py: defaults, problems, ACL."""
+"""plugins/plugin_utils/redis_server_input.py: defaults, problems, ACL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 
 from conftest import load_plugin
 
-rs = load_plugin("plugins/module_utils/cachewright_redis_server_plan.py")
+rs = load_plugin("plugins/plugin_utils/redis_server_input.py")
+acl = load_plugin("plugins/plugin_utils/redis_acl.py")
+drill = load_plugin("plugins/plugin_utils/redis_server_drill.py")
 
 SETTINGS: dict[str, Any] = {
     "redis_server_memory_percent": 50,
@@ -233,7 +235,7 @@ def test_extra_config_takes_tuning_the_role_does_not_own() -> None:
 
 
 def test_acl_switches_the_default_user_off_and_hashes_passwords() -> None:
-    lines = rs.redis_server_acl("cache", settings(redis_server_replication_password="test-only-replication"))
+    lines = acl.redis_server_acl("cache", settings(redis_server_replication_password="test-only-replication"))
     # Off and without a password (nobody can be it), with every permission so that an AOF
     # replayed as the default user keeps its transactions (redis/redis#14541).
     assert lines[0] == "user default off resetpass ~* &* +@all"
@@ -247,13 +249,14 @@ def test_acl_switches_the_default_user_off_and_hashes_passwords() -> None:
 def test_acl_user_limited_to_some_instances() -> None:
     users = [{"name": "only", "password": "p", "keys": ["x:*"], "instances": ["sessions"]}]
     assert not any(
-        "only" in line for line in rs.redis_server_acl("cache", settings(redis_server_users=users))
+        "only" in line for line in acl.redis_server_acl("cache", settings(redis_server_users=users))
     )
-    assert any("only" in line for line in rs.redis_server_acl("sessions", settings(redis_server_users=users)))
+    sessions = acl.redis_server_acl("sessions", settings(redis_server_users=users))
+    assert any("only" in line for line in sessions)
 
 
 def test_sentinel_user_gets_only_what_sentinel_needs() -> None:
-    lines = rs.redis_server_acl(
+    lines = acl.redis_server_acl(
         "cache", settings(redis_server_sentinel_user="cw-sentinel", redis_server_sentinel_password="s")
     )
     sentinel = next(line for line in lines if line.startswith("user cw-sentinel on"))
@@ -263,7 +266,7 @@ def test_sentinel_user_gets_only_what_sentinel_needs() -> None:
         and "+config|rewrite" in sentinel
         and "~" not in sentinel
     )
-    assert not any("cw-sentinel" in line for line in rs.redis_server_acl("cache", SETTINGS))
+    assert not any("cw-sentinel" in line for line in acl.redis_server_acl("cache", SETTINGS))
 
 
 def test_hosts_with_fewer_primaries_restart_first() -> None:
@@ -277,7 +280,7 @@ def test_hosts_with_fewer_primaries_restart_first() -> None:
         "r3": host(["cache"], ["cache"]),
         "r4": host([], []),
     }
-    assert rs.redis_server_restart_order(hostvars, ["r1", "r2", "r3", "r4"]) == ["r2", "r3", "r1"]
+    assert drill.redis_server_restart_order(hostvars, ["r1", "r2", "r3", "r4"]) == ["r2", "r3", "r1"]
 
 
 def test_the_drill_report_says_what_switched_and_what_failed() -> None:
@@ -287,12 +290,12 @@ def test_the_drill_report_says_what_switched_and_what_failed() -> None:
     }  # fmt: skip
     failed = {"item": ["r2", "cluster-a"], "failed": True, "msg": "no healthy replica"}
     put_back = {**done, "item": done, "old": "10.0.0.2:6379", "new": "10.0.0.1:6379"}
-    lines = rs.redis_server_drill_report([done, failed], [put_back])
+    lines = drill.redis_server_drill_report([done, failed], [put_back])
     assert lines[0].startswith("cache (sentinel): 10.0.0.1:6379 -> 10.0.0.2:6379, writes held 1.2 s")
     assert "client refused for at most 1.4 s" in lines[0]
     assert lines[1] == "r2 cluster-a: fail-over FAILED: no healthy replica"
     assert lines[2].startswith("put back: cache (sentinel): 10.0.0.2:6379 -> 10.0.0.1:6379")
-    assert rs.redis_server_drill_row(put_back)["host"] == "r1"
+    assert drill.redis_server_drill_row(put_back)["host"] == "r1"
 
 
 OLD_APP = "test-only-app-old-secret"
@@ -305,7 +308,7 @@ def _hash(password: str) -> str:
 def _running(app_password: str = OLD_APP, *extra: str) -> dict[str, str]:
     """The aclfile an instance holds now: lines as the role wrote them, the app user with
     `app_password` (and any `extra` passwords beside it)."""
-    lines = rs.redis_server_acl(
+    lines = acl.redis_server_acl(
         "cache",
         settings(redis_server_users=[{**SETTINGS["redis_server_users"][0], "password": app_password}]),
     )
@@ -356,15 +359,15 @@ def test_the_servers_own_passwords_are_refused_even_in_a_rotation() -> None:
 def test_a_rotation_adds_the_new_password_beside_the_old_then_removes_the_old() -> None:
     running = _running()
     assert not rs.redis_server_password_problems([{"name": "cache"}], SETTINGS, running, "add")
-    added = _app_line(rs.redis_server_acl("cache", SETTINGS, running["cache"], "add"))
+    added = _app_line(acl.redis_server_acl("cache", SETTINGS, running["cache"], "add"))
     assert f"on {_hash(OLD_APP)} {_hash('test-only-app-secret')} resetkeys" in added
     # Cut off after the first step: a plain run keeps both, and changes nothing.
-    both = {"cache": "\n".join(rs.redis_server_acl("cache", SETTINGS, running["cache"], "add"))}
+    both = {"cache": "\n".join(acl.redis_server_acl("cache", SETTINGS, running["cache"], "add"))}
     assert not rs.redis_server_password_problems([{"name": "cache"}], SETTINGS, both, "")
-    assert rs.redis_server_acl("cache", SETTINGS, both["cache"], "") == rs.redis_server_acl(
+    assert acl.redis_server_acl("cache", SETTINGS, both["cache"], "") == acl.redis_server_acl(
         "cache", SETTINGS, both["cache"], "add"
     )
-    finished = _app_line(rs.redis_server_acl("cache", SETTINGS, both["cache"], "finish"))
+    finished = _app_line(acl.redis_server_acl("cache", SETTINGS, both["cache"], "finish"))
     assert _hash(OLD_APP) not in finished and f"on {_hash('test-only-app-secret')} resetkeys" in finished
 
 

@@ -27,7 +27,8 @@ from conftest import ROOT, load_plugin
 from test_memcached_filters import SETTINGS as MC_BASE
 from test_redis_server_filters import SETTINGS as RS_BASE
 
-mc = load_plugin("plugins/module_utils/cachewright_memcached_plan.py")
+mc = load_plugin("plugins/plugin_utils/memcached_input.py")
+mc_argv = load_plugin("plugins/plugin_utils/memcached_argv.py")
 
 # The same examples on every run (CI must not turn red at random); CW_EXAMPLES looks further.
 EXAMPLES = int(os.environ.get("CW_EXAMPLES", "200"))
@@ -147,7 +148,7 @@ def test_memcached_input_is_refused_by_name_or_starts(
                 event("not started: max_connections over this machine's open-file limit")
                 continue
             port = free_port()
-            argv = mc.memcached_argv({**inst, "port": port}, {}, warm)
+            argv = mc_argv.memcached_argv({**inst, "port": port}, {}, warm)
             with serving(["memcached", "-u", "nobody", *argv], b"version\r\n", b"VERSION ", port):
                 pass
 
@@ -155,7 +156,8 @@ def test_memcached_input_is_refused_by_name_or_starts(
 # ----------------------------------------------------------------------------------------------
 # redis-server
 # ----------------------------------------------------------------------------------------------
-rs = load_plugin("plugins/module_utils/cachewright_redis_server_plan.py")
+rs = load_plugin("plugins/plugin_utils/redis_server_input.py")
+acl = load_plugin("plugins/plugin_utils/redis_acl.py")
 TEMPLATES = ROOT / "roles" / "redis_server" / "templates"
 # The filter tests' settings, with replication on (its user in the ACL file too).
 RS_SETTINGS: dict[str, Any] = {
@@ -211,7 +213,7 @@ def render(template: str, variables: dict[str, Any]) -> str:
     import jinja2  # noqa: PLC0415 - Ansible's templating engine, with its own filters here
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True)
-    env.filters["cachewright.cache.redis_server_acl"] = rs.redis_server_acl
+    env.filters["cachewright.cache.redis_server_acl"] = acl.redis_server_acl
     return env.get_template(template).render(**variables)
 
 

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters of roles/django_cache, used as cachewright.cache.<name>.
 
-The code is in plugins/module_utils/cachewright_django_settings.py.
+The code is in plugins/plugin_utils/django_settings.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_django_settings import (
+from ansible_collections.cachewright.cache.plugins.plugin_utils.django_settings import (
     django_cache_json_or_empty,
     django_cache_literal,
     django_cache_module,

@@ -1,19 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters of roles/memcached, used as cachewright.cache.<name>.
 
-The code is in plugins/module_utils/cachewright_memcached_plan.py.
+The code is in plugins/plugin_utils/memcached_input.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_memcached_plan import (
+from ansible_collections.cachewright.cache.plugins.plugin_utils.memcached_argv import (
     memcached_argv,
-    memcached_effective,
     memcached_probe_endpoint,
-    memcached_problems,
     memcached_warm_size_mb,
+)
+from ansible_collections.cachewright.cache.plugins.plugin_utils.memcached_input import (
+    memcached_effective,
+    memcached_problems,
 )
 
 

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Filters of the shared model, used as cachewright.cache.<name> by every role.
 
-The code is in plugins/module_utils/cachewright_model.py.
+The code is in plugins/plugin_utils/model.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+from ansible_collections.cachewright.cache.plugins.plugin_utils.model import (
     group_addresses,
     redis_primaries,
     replication_problem,

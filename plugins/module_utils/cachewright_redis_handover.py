@@ -75,9 +75,7 @@ class Handover:
                 reply = self.access.sentinel(host, port).execute_command("SENTINEL", "MASTER", master)
             except (redis.RedisError, OSError):
                 continue
-            fields = (
-                dict(zip(reply[0::2], reply[1::2], strict=False)) if isinstance(reply, list) else dict(reply)
-            )
+            fields = dict(zip(reply[0::2], reply[1::2])) if isinstance(reply, list) else dict(reply)
             view[f"{host}:{port}"] = f"{fields.get('ip')}:{fields.get('port')}"
         return view
 

@@ -18,7 +18,7 @@ from typing import Any
 
 def fields_of(row: Any) -> dict[str, Any]:
     """One row of a SENTINEL reply (a flat list, or a dict with RESP3) as a dict."""
-    return dict(zip(row[0::2], row[1::2], strict=False)) if isinstance(row, list) else dict(row)
+    return dict(zip(row[0::2], row[1::2])) if isinstance(row, list) else dict(row)
 
 
 def peers_answered(client: Any, name: str) -> list[int]:
@@ -113,7 +113,7 @@ SECRET_FIELDS = {"auth-pass"}
 
 def sentinel_fields(reply: Any) -> dict[str, str]:
     """SENTINEL MASTER's reply (a flat field/value list, or a dict) as a dict of strings."""
-    pairs = reply.items() if isinstance(reply, Mapping) else zip(reply[0::2], reply[1::2], strict=False)
+    pairs = reply.items() if isinstance(reply, Mapping) else zip(reply[0::2], reply[1::2])
     return {str(key): str(value) for key, value in pairs}
 
 

@@ -66,13 +66,9 @@ MATRIX_TESTS = [
 ]
 # What those tests import from tests/ besides themselves.
 TEST_HELPERS = ["conftest.py", "memcached_servers.py", "redis_cluster_fixture.py", "redis_nodes_fixture.py"]
-# test_redis_clients.py takes the app user's ACL from the role's plan (stdlib only), imported
-# as the collection's module_utils through collections/ (a link to the staged root, as in
-# the repository).
-REPO_FILES = [
-    "plugins/module_utils/cachewright_redis_server_plan.py",
-    "plugins/module_utils/cachewright_model.py",
-]
+# test_redis_clients.py takes the app user's ACL line from the role's own code (stdlib only),
+# by its path in the staged root (collections/ links to it, as in the repository).
+REPO_FILES = ["plugins/plugin_utils/redis_acl.py"]
 # The test tools, at the versions requirements.txt pins (pylibmc: a bench session's library).
 TEST_TOOLS = ["pytest", "hypothesis", "cryptography", "pylibmc"]
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Filters of roles/memcached: each instance's effective settings, input problems, argv.
+"""The input of roles/memcached: each instance with its defaults filled in, and what is
+wrong with the input (each problem naming its variable).
 
 Kept in Python (not Jinja) so the rules are typed, readable and tested by pytest
 (tests/test_memcached_filters.py).
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import integer_problem
+from ansible_collections.cachewright.cache.plugins.plugin_utils.model import integer_problem
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 SIZE_RE = re.compile(r"^([0-9]+)([kKmM]?)$")
@@ -221,52 +222,3 @@ def memcached_problems(
     if any(i["sasl"] for i in effective):
         problems += _sasl_problems(settings)
     return problems
-
-
-def memcached_argv(inst: dict[str, Any], tls: dict[str, Any], warm_dir: str = "") -> list[str]:
-    """memcached's command line for one effective instance (without the binary).
-
-    With warm_dir and the instance's warm_restart, the cache lives in the memory file
-    <warm_dir>/<name> (memcached -e), which a graceful stop (SIGUSR1) completes and the next
-    start restores.
-    """
-    argv = [
-        "-p", str(inst["port"]),
-        "-U", "0",
-        "-l", ",".join(inst["listen"]),
-        "-m", str(inst["memory_mb"]),
-        "-c", str(inst["max_connections"]),
-        "-t", str(inst["threads"]),
-        "-I", str(inst["max_item_size"]),
-    ]  # fmt: skip
-    if inst["tls"]:
-        options = [f"ssl_chain_cert={tls['certificate']}", f"ssl_key={tls['private_key']}"]
-        if tls.get("ca_certificate"):
-            options.append(f"ssl_ca_cert={tls['ca_certificate']}")
-        if tls.get("verify_clients"):
-            options.append("ssl_verify_mode=2")
-        options.append(f"ssl_min_version={ {'tlsv1.2': 2, 'tlsv1.3': 3}[tls['min_version']] }")
-        argv += ["-Z", "-o", ",".join(options)]
-    if inst["sasl"]:
-        argv.append("-S")
-    if warm_dir and inst.get("warm_restart"):
-        argv += ["-e", f"{warm_dir}/{inst['name']}"]
-    argv += [str(arg) for arg in inst["extra_args"]]
-    return argv
-
-
-def memcached_probe_endpoint(inst: dict[str, Any]) -> dict[str, Any]:
-    """How the role's modules reach an instance on its own host: name, port, address, TLS, SASL."""
-    return {
-        "name": inst["name"],
-        "port": inst["port"],
-        "address": inst["listen"][0],
-        "tls": inst["tls"],
-        "sasl": inst["sasl"],
-    }
-
-
-def memcached_warm_size_mb(instances: list[dict[str, Any]]) -> int:
-    """Size of the RAM disk holding the memory files: the memory_mb of every instance with
-    warm restart, plus room for their small .meta files."""
-    return sum(int(i["memory_mb"]) for i in instances if i.get("warm_restart")) + 16

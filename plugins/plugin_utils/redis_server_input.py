@@ -1,21 +1,26 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Filters of roles/redis_server: effective instances, input problems, ACL lines.
+"""The input of roles/redis_server: each instance with its defaults filled in, and what is
+wrong with the input (each problem naming its variable), passwords against what the
+instances hold included.
 
 Tested by tests/test_redis_server_filters.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+from ansible_collections.cachewright.cache.plugins.plugin_utils.model import (
     REDIS_PURPOSES,
     integer_problem,
     password_problem,
     redis_ports,
+)
+from ansible_collections.cachewright.cache.plugins.plugin_utils.redis_acl import (
+    acl_held,
+    hashed,
 )
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -25,7 +30,6 @@ POLICIES = (
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 )  # fmt: skip
 PERSISTENCE = ("none", "rdb", "aof", "rdb+aof")
-DEFAULT_COMMANDS = "+@all -@dangerous"
 RULE_RE = re.compile(r"^([+-]@?[a-z0-9_|-]+|allcommands|nocommands)$")
 # redis.conf directives extra_config may not set, with why: the role sets them from its own
 # variables (a second line would silently win over them), or the role's safety rests on them.
@@ -316,23 +320,8 @@ def redis_server_problems(
     return problems
 
 
-def _hashed(password: str) -> str:
-    return "#" + hashlib.sha256(password.encode()).hexdigest()
-
-
-HASH_RE = re.compile(r"^#[0-9a-f]{64}$")
 ROTATION_PHASES = ("", "add", "finish")
 ROTATE_PLAYBOOK = "playbooks/rotate_passwords.yml"
-
-
-def acl_held(text: str | None) -> dict[str, list[str]]:
-    """The password hashes each user of an aclfile holds now ({} for no file)."""
-    held: dict[str, list[str]] = {}
-    for line in (text or "").splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "user":
-            held[words[1]] = [word for word in words[2:] if HASH_RE.match(word)]
-    return held
 
 
 def _passwords(settings: dict[str, Any], instance_name: str) -> list[tuple[str, str, str]]:
@@ -391,7 +380,7 @@ def redis_server_password_problems(
         held = acl_held(current.get(name))
         for variable, user, password in _passwords(settings, name):
             hashes = held.get(user)
-            if not hashes or not isinstance(password, str) or _hashed(password) in hashes:
+            if not hashes or not isinstance(password, str) or hashed(password) in hashes:
                 continue
             if variable.startswith("redis_server_users[") and rotation:
                 continue
@@ -405,133 +394,3 @@ def redis_server_password_problems(
                 f"{variable}: differs from the password user {user!r} of instance {name!r} holds now; {how}"
             )
     return problems
-
-
-def _user_hashes(password: str, held: list[str], rotation: str) -> str:
-    """The hashes an aclfile line gives a user: the input's password, and during a rotation
-    (or a rotation cut off, until playbooks/rotate_passwords.yml finishes it) the ones the
-    instance holds beside it."""
-    new = _hashed(password)
-    if rotation == "finish" or (new not in held and rotation != "add"):
-        return new
-    return " ".join([*[h for h in held if h != new], new])
-
-
-def redis_server_acl(
-    instance_name: str,
-    settings: dict[str, Any],
-    current: str | None = None,
-    rotation: str = "",
-) -> list[str]:
-    """The aclfile lines of one instance: default user off, admin, replication, app users.
-
-    The default user is off, with no password: no connection can be or become it, and
-    every command of an unauthenticated client is refused (NOAUTH). It still holds every
-    permission, because Redis 7.0/8.0 and Valkey 8.1 replay an AOF as the default user and
-    check the permissions of each MULTI/EXEC and script in it again (redis/redis#14541,
-    valkey-io/valkey#3983): with "-@all" every transaction in the AOF (django-redis
-    set_many) would be dropped at the next start.
-
-    `current` is the instance's aclfile now and `rotation` the phase of
-    playbooks/rotate_passwords.yml ("add", "finish", or "" for any other run): an app
-    user's line carries the hashes of redis_server_password_problems' rule.
-    """
-    held = acl_held(current)
-    lines = [
-        "user default off resetpass ~* &* +@all",
-        f"user {settings['redis_server_admin_user']} on {_hashed(settings['redis_server_admin_password'])} "
-        "~* &* +@all",
-    ]
-    if settings["redis_server_replication_password"]:
-        lines.append(
-            f"user {settings['redis_server_replication_user']} on "
-            f"{_hashed(settings['redis_server_replication_password'])} resetkeys resetchannels "
-            "-@all +psync +replconf +ping"
-        )
-    if settings.get("redis_server_sentinel_password"):
-        # What Redis's documentation lists for Sentinel's user.
-        lines.append(
-            f"user {settings['redis_server_sentinel_user']} on "
-            f"{_hashed(settings['redis_server_sentinel_password'])} "
-            "allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info "
-            "+client|setname +client|kill +script|kill"
-        )
-    for user in settings["redis_server_users"] or []:
-        if user.get("instances") and instance_name not in user["instances"]:
-            continue
-        keys = " ".join(k if k.startswith(("~", "%")) else f"~{k}" for k in user["keys"])
-        channels = " ".join(c if c.startswith("&") else f"&{c}" for c in user.get("channels") or [])
-        hashes = _user_hashes(user["password"], held.get(user["name"], []), rotation)
-        lines.append(
-            f"user {user['name']} on {hashes} resetkeys {keys} resetchannels"
-            f"{' ' + channels if channels else ''} -@all {user.get('commands') or DEFAULT_COMMANDS}"
-        )
-    return lines
-
-
-def redis_server_restart_order(hostvars: Mapping[str, Any], hosts: list[str]) -> list[str]:
-    """The hosts with instances to restart, those holding the fewest primaries first.
-
-    Each host's __redis_server_restart names its instances to restart and
-    __redis_server_restart_state is what redis_instances (state=info) read of
-    them. Replicas are restarted before the primaries they follow, and a primary hands its
-    role to a replica already restarted.
-    """
-    pending = []
-    for order, host in enumerate(hosts):
-        names = hostvars[host].get("__redis_server_restart") or []
-        if not names:
-            continue
-        read = (hostvars[host].get("__redis_server_restart_state") or {}).get("instances") or {}
-        primaries = sum(1 for name in names if (read.get(name) or {}).get("role") == "primary")
-        pending.append((primaries, order, host))
-    return [host for _unused, _unused, host in sorted(pending)]
-
-
-def redis_server_drill_order(hosts: list[str], hostvars: Mapping[str, Any]) -> list[list[str]]:
-    """[host, instance] of every primary to fail over in the drill, host by host."""
-    return [
-        [host, name]
-        for host in hosts
-        for name in (hostvars[host].get("__redis_server_drill") or {}).get("primaries", [])
-    ]
-
-
-def redis_server_drill_row(result: Mapping[str, Any]) -> dict[str, Any]:
-    """One fail-over of the drill (a registered redis_failover loop result; a
-    put-back's item is the fail-over's result)."""
-    item = result["item"]
-    host, instance = (item["item"] if isinstance(item, Mapping) else item)[:2]
-    return {
-        "host": host,
-        "instance": instance,
-        "done": bool(result.get("changed")) and not result.get("failed"),
-        **{
-            key: result.get(key)
-            for key in ("group", "via", "old", "new", "held_seconds", "refused_seconds", "seconds")
-        },
-        **({"error": result.get("msg")} if result.get("failed") else {}),
-    }
-
-
-def redis_server_drill_report(
-    failovers: list[Mapping[str, Any]], put_back: list[Mapping[str, Any]]
-) -> list[str]:
-    """The drill as lines an operator reads: one per fail-over and put-back."""
-
-    def line(row: dict[str, Any], verb: str) -> str:
-        if "error" in row:
-            return f"{row['host']} {row['instance']}: {verb} FAILED: {row['error']}"
-        return (
-            f"{row['group']} ({row['via']}): {row['old']} -> {row['new']}, "
-            f"writes held {row['held_seconds']} s, "
-            f"a client refused for at most {row['refused_seconds']} s, all gates passed in {row['seconds']} s"
-        )
-
-    rows = [line(redis_server_drill_row(r), "fail-over") for r in failovers if "item" in r]
-    rows += [
-        f"put back: {line(redis_server_drill_row(r), 'put-back')}"
-        for r in put_back
-        if r.get("changed") or r.get("failed")
-    ]
-    return rows or ["no primary to fail over"]

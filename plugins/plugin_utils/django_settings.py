@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+from ansible_collections.cachewright.cache.plugins.plugin_utils.model import (
     memcached_client_host,
     number_problem,
     redis_client_host,

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_model import (
+from ansible_collections.cachewright.cache.plugins.plugin_utils.model import (
     password_problem,
     peer_address,
     redis_instance_of,
