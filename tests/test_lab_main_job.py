@@ -9,7 +9,9 @@ memcached pool while (a) site.yml rolls out a change that needs restarts, (b)
 playbooks/rolling_restart.yml, (c) playbooks/rotate_certificates.yml and (d)
 playbooks/failover_drill.yml run - no key written before lost, no acknowledged write lost,
 and an app that overwrites and deletes memcached keys never reads a value from before its
-change (again through a SIGKILL of one memcached instance); a site.yml run whose Redis
+change (again through a SIGKILL of one memcached instance); an app user's Redis password
+rotated while writers log in anew for every write (0 errors); settings a running server takes
+set live under writers (0 errors, no instance restarted); a site.yml run whose Redis
 password is too short is refused before its memcached play changes anything;
 then a site.yml run that must change nothing, then `--check --diff` that must report no
 change (both `make lab-site`, Mitogen's strategy like the main job); the lab is removed at
@@ -47,8 +49,9 @@ pytestmark = pytest.mark.skipif(
 # (a) of the drill: a Redis setting and a memcached option that need restarts (warm restart
 # stays possible: the memory and item size do not change). The runs after it keep them.
 # It also rewrites the app's settings module (which holds passwords), run with --diff.
+# always-show-logo: one Redis and Valkey read at start only (CONFIG SET refuses it).
 CHANGE = {
-    "redis_server_extra_config": {"latency-monitor-threshold": "100"},
+    "redis_server_extra_config": {"always-show-logo": "yes"},
     "memcached_max_connections": 1100,
     "django_cache_disable_env": "CW_LAB_DISABLE_CACHE",
 }
@@ -745,6 +748,76 @@ def test_a_password_rotates_without_an_outage(lab: dict[str, float], change_vars
     path = Path(change_vars[1:])
     path.write_text(json.dumps({**json.loads(path.read_text(encoding="utf-8")), "redis_server_users": users}),
                     encoding="utf-8")  # fmt: skip
+
+
+# Run on a Redis host: each instance's run_id and the values of the settings named in argv
+# (argv: the admin password, then the settings), as JSON {socket: {...}}.
+INSTANCE_SETTINGS = """
+import glob, json, sys
+import redis
+password, names = sys.argv[1], sys.argv[2:]
+out = {}
+for path in sorted(glob.glob("/run/*/*-server.sock")):
+    client = redis.Redis(unix_socket_path=path, username="cw-admin", password=password, decode_responses=True)
+    try:
+        out[path] = {"run_id": client.info("server")["run_id"],
+                     **{name: client.config_get(name).get(name) for name in names}}
+    except redis.ConnectionError:  # a socket file left by a unit that no longer runs
+        continue
+print(json.dumps(out))
+"""
+
+
+def instance_settings(*names: str) -> dict[str, dict[str, str]]:
+    """Every Redis instance of the lab (host:socket) with its run_id and these settings."""
+    password = lab_vars("all", "lab_secrets.yml")["redis_server_admin_password"]
+    found: dict[str, dict[str, str]] = {}
+    for host in lab_hosts("redis"):
+        done = subprocess.run(
+            ["docker", "exec", host, "python3", "-c", INSTANCE_SETTINGS, password, *names],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        found.update({f"{host}:{path}": values for path, values in json.loads(done.stdout).items()})
+    return found
+
+
+def test_a_runtime_setting_is_set_live_under_load(lab: dict[str, float], change_vars: str) -> None:
+    """Two settings a running server takes with CONFIG SET (hz, slowlog-log-slower-than) in
+    redis_server_extra_config: redis_server.yml sets them on every instance (primaries and
+    replicas, Sentinel-managed and cluster nodes) while writers write through every Redis
+    alias: not one error, not one restart (every run_id kept), and every instance reports the
+    new values. The runs after it keep them."""
+    path = Path(change_vars[1:])
+    current = json.loads(path.read_text(encoding="utf-8"))
+    live = {**current["redis_server_extra_config"], "hz": "15", "slowlog-log-slower-than": "5000"}
+    before = instance_settings("hz", "slowlog-log-slower-than")
+    assert len(before) >= 6 and all(v["hz"] == "10" for v in before.values()), before
+    path.write_text(json.dumps({**current, "redis_server_extra_config": live}), encoding="utf-8")
+    drill = Drill(run=f"live{int(time.time())}", keys=1000, aliases=("default", "sessions", "cluster"))
+    drill.seed()
+    drill.through(
+        "live setting",
+        lambda: lab_playbook(
+            lab, "drill live: redis_server.yml with hz and slowlog-log-slower-than",
+            "play", "playbooks/redis_server.yml", "-e", change_vars,
+        ),
+    )  # fmt: skip
+    print()
+    for line in drill.table():
+        print(f"lab: {line}")
+    assert_kept(drill.rows, WINDOW_BOUND_S)
+    for alias, figures in drill.rows[0]["aliases"].items():
+        assert figures["failed"] == 0, f"live setting / {alias}: the app got errors: {figures['windows']}"
+    command = ["bash", "scripts/lab.sh", "play", "playbooks/redis_server.yml", "-e", change_vars]
+    output = OUTPUTS[" ".join(command)]
+    assert "set live (CONFIG SET, no restart)" in output, output[-3000:]
+    after = instance_settings("hz", "slowlog-log-slower-than")
+    assert set(after) == set(before)
+    restarted = [where for where in after if after[where]["run_id"] != before[where]["run_id"]]
+    assert not restarted, f"restarted for a setting it takes live: {restarted}"
+    wrong = {w: v for w, v in after.items() if (v["hz"], v["slowlog-log-slower-than"]) != ("15", "5000")}
+    assert not wrong, wrong
+    print(f"lab: live setting: {len(after)} instances set with CONFIG SET, 0 restarted")
 
 
 def test_bad_input_for_a_later_play_is_refused_before_any_host_changes(

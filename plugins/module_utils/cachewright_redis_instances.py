@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """This host's Redis instances as the instance modules see them: read each one's state,
-restart them through the safe path, reload their TLS files (redis_instances,
-redis_instances_info)."""
+restart them through the safe path, reload their TLS files, set settings live
+(redis_instances, redis_instances_info)."""
 
 from __future__ import annotations
 
@@ -195,3 +195,49 @@ class Instances:
                     )
                 time.sleep(0.1)
         return {"changed": changed, "instances": results}
+
+    def configured(self) -> dict[str, Any]:
+        """CONFIG SET each instance's settings (a running instance; one that does not run reads
+        its file when it starts)."""
+        wanted = self.module.params["settings"] or {}
+        results: dict[str, Any] = {}
+        changed = False
+        for name in self.module.params["instances"]:
+            settings = {str(key): str(value) for key, value in (wanted.get(name) or {}).items()}
+            if not settings:
+                results[name] = {"action": "none (nothing to set)"}
+                continue
+            client = self.restarter.local(name)
+            try:
+                before = {key: client.config_get(key).get(key) for key in settings}
+            except (redis.RedisError, OSError):
+                results[name] = {"action": "none (not running: it reads its file when it starts)"}
+                continue
+            changed = True
+            results[name] = {
+                "action": "would set" if self.module.check_mode else "set",
+                "settings": {key: {"before": before[key], "after": value} for key, value in settings.items()},
+            }
+            if self.module.check_mode:
+                continue
+            for key, value in settings.items():
+                try:
+                    client.config_set(key, value)
+                except redis.RedisError as error:
+                    self.module.fail_json(
+                        msg=f"{self.unit(name)}: CONFIG SET {key} {value!r} refused: {error}",
+                        instances=results,
+                    )
+        diff = {
+            "before": "".join(
+                f"{name}: {key} {values['before']}\n"
+                for name, result in results.items()
+                for key, values in result.get("settings", {}).items()
+            ),
+            "after": "".join(
+                f"{name}: {key} {values['after']}\n"
+                for name, result in results.items()
+                for key, values in result.get("settings", {}).items()
+            ),
+        }
+        return {"changed": changed, "instances": results, "diff": diff}

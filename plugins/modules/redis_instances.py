@@ -1,13 +1,14 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: Apache-2.0
-"""Ansible module: restart safely, or reload the TLS files of, this host's Redis instances."""
+"""Ansible module: restart safely, reload the TLS files of, or set settings live on this
+host's Redis instances."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
 module: redis_instances
-short_description: Restart without losing data, or reload TLS of, Redis instances on this host
+short_description: Restart safely, reload TLS of, or set settings live on Redis instances on this host
 version_added: 1.0.0
 description:
   - M(cachewright.cache.redis_instances_info) reads each instance's role, replication link,
@@ -22,8 +23,28 @@ description:
     the module and leaves the remaining instances alone.
   - C(state=reloaded) makes each TLS instance load its certificate, key and CA files again
     (CONFIG SET), without a restart, when the certificate it serves differs from the file.
+  - C(state=configured) sets O(settings) on each running instance with C(CONFIG SET), no
+    restart, and reports each value before and after. An instance that does not run is left
+    alone (it reads its file when it starts). A value the server refuses fails the module,
+    naming the instance and the directive.
   - Supports check mode.
 options:
+  state:
+    description: >-
+      Restart them one at a time (restarted), have them load new TLS files (reloaded), or set
+      O(settings) on the running instances (configured). M(cachewright.cache.redis_instances_info)
+      reads them.
+    type: str
+    choices: [restarted, reloaded, configured]
+    required: true
+  settings:
+    description:
+      - With C(state=configured), the directives to set on each instance, by instance name, each
+        directive's value as C(CONFIG SET) takes it (see the examples).
+      - An instance of O(instances) missing here gets nothing set.
+    type: dict
+    default: {}
+    version_added: 1.3.0
   instances:
     description: Names of the instances (C(redis-server@<name>.service)).
     type: list
@@ -91,6 +112,16 @@ author: Cachewright contributors (@cachewright)
 """
 
 EXAMPLES = r"""
+- name: Set a setting live on every instance of this host, without a restart
+  cachewright.cache.redis_instances:
+    instances: [cache, sessions]
+    state: configured
+    settings:
+      cache: {hz: "15"}
+      sessions: {hz: "15", slowlog-log-slower-than: "5000"}
+    admin_user: cw-admin
+    admin_password: "{{ redis_server_admin_password }}"
+
 - name: Restart the instances whose settings changed, without losing data
   cachewright.cache.redis_instances:
     instances: [cache, sessions]
@@ -106,7 +137,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 instances:
-  description: Per instance - role, and what was done (path, seconds) or would be done.
+  description:
+    - Per instance - role, and what was done (path, seconds) or would be done.
+    - With C(state=configured), C(settings) maps each directive set to its C(before) and C(after) values.
   returned: always
   type: dict
 log:
@@ -131,6 +164,8 @@ def main() -> None:
         argument_spec={
             "instances": {"type": "list", "elements": "str", "required": True},
             **service_argument_spec(),
+            "state": {"type": "str", "choices": ["restarted", "reloaded", "configured"], "required": True},
+            "settings": {"type": "dict", "default": {}},
             "unit": {"type": "str", "default": "redis-server@{name}.service"},
             "previous_unit": {"type": "str"},
             "previous_socket": {"type": "str"},
@@ -143,7 +178,11 @@ def main() -> None:
     )
     require_redis(module)
     instances = Instances(module)
-    action = {"restarted": instances.restarted, "reloaded": instances.reloaded}
+    action = {
+        "restarted": instances.restarted,
+        "reloaded": instances.reloaded,
+        "configured": instances.configured,
+    }
     module.exit_json(**action[module.params["state"]]())
 
 
