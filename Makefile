@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export CW_ROOT := $(CURDIR)
 
-.PHONY: help lab lab-site lab-play lab-down test lint pytest images venv molecule lock django-settings
+.PHONY: help lab lab-site lab-play lab-down test check lint pytest images venv molecule lock django-settings
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ lab-down: ## Remove the lab containers and network
 
 test: ## Install what is needed and run every check (lint, pytest, all Molecule scenarios)
 	@bash scripts/test.sh
+
+check: venv ## The fast tier: lint, then the unit tests (pytest -m unit: Python only, no program started)
+	@source scripts/lib.sh && use_venv && yamllint --strict . && ansible-lint --profile production -q && ruff check . && ruff format --check . && pytest -q -p no:cacheprovider -m unit
 
 lint: venv ## yamllint, ansible-lint (production profile), ruff
 	@source scripts/lib.sh && use_venv && yamllint --strict . && ansible-lint --profile production -q && ruff check . && ruff format --check .

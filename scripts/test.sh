@@ -87,6 +87,8 @@ command -v redis-server >/dev/null || apt_install redis-server
 command -v memcached >/dev/null || apt_install memcached
 # promtool (Debian's prometheus package) checks and unit-tests the alert rules.
 command -v promtool >/dev/null || apt_install prometheus
+# The live tests fail (rather than skip) when a program they need is missing.
+export CW_REQUIRE_PROGRAMS=1
 
 job_pytest() {
   pytest -q -p no:cacheprovider

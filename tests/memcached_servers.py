@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
+from conftest import require
 
 
 def free_port() -> int:
@@ -25,8 +24,7 @@ def free_port() -> int:
 def memcached_servers(count: int) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     """`count` memcached processes (16 MiB, TCP on 127.0.0.1), by their host:port; stopped
     afterwards (a stopped one - SIGSTOP - is continued first)."""
-    if shutil.which("memcached") is None:
-        pytest.fail("memcached is not installed (scripts/test.sh installs it)", pytrace=False)
+    require("memcached")
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
     command = ["memcached", "-l", "127.0.0.1", "-U", "0", "-m", "16", *user]
     ports = [free_port() for _ in range(count)]

@@ -20,13 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, require
 
 RULES = ROOT / "monitoring" / "rules" / "cachewright.rules.yml"
 PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool is not installed (scripts/test.sh installs it)"
-)
+require("promtool")
 
 
 @dataclass

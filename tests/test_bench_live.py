@@ -26,6 +26,7 @@ import pytest
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
+from conftest import require
 from redis_cluster_fixture import make_tls_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +38,7 @@ from cachewright_django.report import render as report  # noqa: E402
 PACKAGE_ROOT = Path(cachewright_django.__file__).resolve().parent.parent
 
 PASSWORD = "test-only-bench-app-password"
-for binary in ("redis-server", "memcached", "redis-benchmark"):
-    if shutil.which(binary) is None:
-        pytest.fail(f"{binary} is not installed (scripts/test.sh installs it)", pytrace=False)
+require("redis-server", "memcached", "redis-benchmark")
 
 
 def free_port() -> int:
@@ -140,6 +139,8 @@ CACHES = {{
 """
 GUARD = """
 from django.core.cache.backends.locmem import LocMemCache
+
+from conftest import require
 
 
 class GuardedLocMemCache(LocMemCache):

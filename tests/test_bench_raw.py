@@ -172,6 +172,7 @@ def test_redis_benchmark_csv():
         raw.parse_benchmark_csv("Could not connect to Redis at 10.0.0.5:6380: Connection refused\n")
 
 
+@pytest.mark.live  # starts a program
 def test_redis_benchmark_failure_is_recorded_without_the_password(tmp_path):
     fake = tmp_path / "redis-benchmark"
     fake.write_text('#!/bin/sh\necho "AUTH failed for password pw" >&2\nexit 1\n')
@@ -184,6 +185,7 @@ def test_redis_benchmark_failure_is_recorded_without_the_password(tmp_path):
     assert run.error == "exit 1: AUTH failed for password ***"
 
 
+@pytest.mark.live  # starts a program
 def test_alias_refused_when_its_server_would_have_to_evict(monkeypatch):
     from cachewright_django.bench.suite import BenchOptions, Suite  # noqa: PLC0415
 

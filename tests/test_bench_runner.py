@@ -207,6 +207,7 @@ class GuardedCache:
 FORBIDDEN = {"delete_pattern", "keys", "iter_keys", "flush_all", "flushdb", "incr_version", "decr_version"}
 
 
+@pytest.mark.live  # starts a program
 def test_suite_never_clears_and_deletes_only_its_own_keys():
     store: dict[str, Any] = {"app:1:precious": "the application's data"}
     caches: list[GuardedCache] = []

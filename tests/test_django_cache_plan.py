@@ -242,6 +242,7 @@ def test_session_engine(spec: dict[str, Any], engine: str) -> None:
     }
 
 
+@pytest.mark.live  # starts a program
 def test_module_disable_switch_turns_every_alias_into_dummy(tmp_path: Any) -> None:
     result = plan({"c": {"backend": "redis", "group": "redis"}})
     (tmp_path / "cache_settings.py").write_text(
@@ -267,6 +268,7 @@ def load(directory: Any, extra_env: dict[str, str] | None = None) -> subprocess.
     return subprocess.run([sys.executable, "-c", SHOW], env=env, capture_output=True, text=True, check=False)
 
 
+@pytest.mark.live  # starts a program
 def test_each_secrets_mode_loads_the_same_caches_and_only_inline_holds_a_password(tmp_path: Any) -> None:
     result = plan(
         {"c": {"backend": "redis", "group": "redis"}, "s": {"backend": "redis", "instance": "sessions"}}
@@ -320,6 +322,7 @@ print(settings.SESSION_ENGINE, engine.SessionStore(session_key=session.session_k
 """
 
 
+@pytest.mark.live  # starts a program
 def test_disable_switch_keeps_sessions_in_the_database(tmp_path: Any) -> None:
     # A sessions alias on a persistent Redis: SESSION_ENGINE cache, as long as caching is on.
     result = plan({"sessions": {"backend": "redis", "group": "redis", "instance": "sessions"}})
@@ -367,6 +370,7 @@ print(json.dumps({"tables": tables, "results": results}))
 """
 
 
+@pytest.mark.live  # starts a program
 @pytest.mark.parametrize("routed", [True, False])
 def test_database_aliases_use_their_own_database(tmp_path: Any, routed: bool) -> None:
     result = plan(

@@ -150,6 +150,7 @@ CACHES = {{
 """
 
 
+@pytest.mark.live  # starts a program
 @pytest.mark.parametrize("tier", ["warm", "wram"])
 def test_manage_check_stops_on_a_wrong_tier(tmp_path: Path, tier: str) -> None:
     (tmp_path / "checked_settings.py").write_text(SETTINGS.format(tier=tier))

@@ -5,7 +5,6 @@ live 6-node Redis Cluster (tests/redis_cluster_fixture.py), including a failover
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import ssl
 import subprocess
@@ -21,6 +20,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from conftest import require  # noqa: E402
 from redis_cluster_fixture import (  # noqa: E402
     ADMIN_PASSWORD,
     APP_PASSWORD,
@@ -29,8 +29,7 @@ from redis_cluster_fixture import (  # noqa: E402
     make_tls_files,
 )
 
-if shutil.which("redis-server") is None:
-    pytest.fail("redis-server is not installed (scripts/test.sh installs it)", pytrace=False)
+require("redis-server")
 
 if not settings.configured:
     settings.configure(CACHES={}, USE_TZ=True)

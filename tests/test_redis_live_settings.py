@@ -8,7 +8,6 @@ without a restart; a value the server refuses fails the module, naming the direc
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import ansible.module_utils.basic
 import jinja2
 import pytest
 
-from conftest import ROOT, load_plugin
+from conftest import ROOT, load_plugin, require
 from redis_nodes_fixture import ADMIN, ADMIN_PASSWORD, Group
 
 config = load_plugin("plugins/plugin_utils/redis_server_config.py")
@@ -102,8 +101,7 @@ def test_an_instance_with_any_restart_directive_restarts_with_all_its_changes() 
 # -- live, on loopback ------------------------------------------------------------------------
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Group]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (scripts/test.sh installs it)", pytrace=False)
+    require("redis-server")
     group = Group(tmp_path, 21520, replicas=1)
     try:
         yield group.start()

@@ -7,7 +7,6 @@ check mode reports drift and changes nothing, a run repairs it, a second run cha
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,12 @@ from typing import Any
 import ansible.module_utils.basic
 import pytest
 
-from conftest import load_plugin
+from conftest import load_plugin, require
 from redis_cluster_fixture import ADMIN_PASSWORD as CLUSTER_PASSWORD
 from redis_cluster_fixture import LocalCluster
 from redis_nodes_fixture import ADMIN, ADMIN_PASSWORD, SENTINEL_PASSWORD, Group, Node, wait
 
-if shutil.which("redis-server") is None:
-    pytest.fail("redis-server is not installed (scripts/test.sh installs it)", pytrace=False)
+require("redis-server")
 
 
 def run(module_path: str, args: dict[str, Any], capsys: pytest.CaptureFixture[str], check: bool) -> dict:

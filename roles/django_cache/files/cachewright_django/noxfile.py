@@ -210,5 +210,5 @@ def tests(session: nox.Session, django: str) -> None:
             f"--junitxml={results / f'{cell}.xml'}",
             *[f"tests/{name}" for name in stage_info["tests"]],
             *session.posargs,
-            env={"CW_PACKAGE_WHEEL": str(wheel)},
+            env={"CW_PACKAGE_WHEEL": str(wheel), "CW_REQUIRE_PROGRAMS": "1"},
         )
