@@ -176,6 +176,20 @@ def assert_kept(rows: list[dict[str, Any]], window_bound: float) -> None:
             assert figures["longest_window_s"] < window_bound, f"{where}: errors for {figures['windows']} s"
 
 
+def through_without_errors(
+    lab: dict[str, float], drill: Drill, phase: str, label: str, *command: str
+) -> None:
+    """The drill's writers through scripts/lab.sh with these arguments: every key and
+    acknowledged write kept, and not one error on any alias; the figures printed."""
+    drill.through(phase, lambda: lab_playbook(lab, label, *command))
+    print()
+    for line in drill.table():
+        print(f"lab: {line}")
+    assert_kept(drill.rows, WINDOW_BOUND_S)
+    for alias, figures in drill.rows[-1]["aliases"].items():
+        assert figures["failed"] == 0, f"{phase} / {alias}: the app got errors: {figures['windows']}"
+
+
 def changed_tasks(output: str) -> list[str]:
     """'task: host' for every change a playbook's output reports."""
     found, task = [], ""
@@ -718,19 +732,9 @@ def test_a_password_rotates_without_an_outage(lab: dict[str, float], change_vars
             fresh_connections=True,
         )
         drill.seed()
-        drill.through(
-            "rotation",
-            lambda: lab_playbook(
-                lab, "drill rotation: rotate_passwords.yml",
-                "play", "playbooks/rotate_passwords.yml", "-e", change_vars, "-e", f"@{new}",
-            ),
-        )  # fmt: skip
-    print()
-    for line in drill.table():
-        print(f"lab: {line}")
-    assert_kept(drill.rows, WINDOW_BOUND_S)
+        play = ("play", "playbooks/rotate_passwords.yml", "-e", change_vars, "-e", f"@{new}")
+        through_without_errors(lab, drill, "rotation", "drill rotation: rotate_passwords.yml", *play)
     for alias, figures in drill.rows[0]["aliases"].items():
-        assert figures["failed"] == 0, f"rotation / {alias}: the app got errors: {figures['windows']}"
         assert figures["reloads"] >= 1, f"rotation / {alias}: the writer never read the new settings"
     # Every instance holds the new password alone: the old one is gone (the lab runs Valkey
     # since drill (e), or from the start).
@@ -795,21 +799,10 @@ def test_a_runtime_setting_is_set_live_under_load(lab: dict[str, float], change_
     path.write_text(json.dumps({**current, "redis_server_extra_config": live}), encoding="utf-8")
     drill = Drill(run=f"live{int(time.time())}", keys=1000, aliases=("default", "sessions", "cluster"))
     drill.seed()
-    drill.through(
-        "live setting",
-        lambda: lab_playbook(
-            lab, "drill live: redis_server.yml with hz and slowlog-log-slower-than",
-            "play", "playbooks/redis_server.yml", "-e", change_vars,
-        ),
-    )  # fmt: skip
-    print()
-    for line in drill.table():
-        print(f"lab: {line}")
-    assert_kept(drill.rows, WINDOW_BOUND_S)
-    for alias, figures in drill.rows[0]["aliases"].items():
-        assert figures["failed"] == 0, f"live setting / {alias}: the app got errors: {figures['windows']}"
-    command = ["bash", "scripts/lab.sh", "play", "playbooks/redis_server.yml", "-e", change_vars]
-    output = OUTPUTS[" ".join(command)]
+    play = ("play", "playbooks/redis_server.yml", "-e", change_vars)
+    label = "drill live: redis_server.yml with hz and slowlog-log-slower-than"
+    through_without_errors(lab, drill, "live setting", label, *play)
+    output = OUTPUTS[" ".join(["bash", "scripts/lab.sh", *play])]
     assert "set live (CONFIG SET, no restart)" in output, output[-3000:]
     after = instance_settings("hz", "slowlog-log-slower-than")
     assert set(after) == set(before)

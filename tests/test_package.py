@@ -6,7 +6,6 @@ role's pins, and roles that read nothing outside their own folder."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,13 +20,7 @@ from cachewright_django.bench import schema, suite
 from cachewright_django.report import render, resultset
 
 from conftest import ROOT, load_plugin
-from test_package_installed import (
-    IMPORT_EVERY_MODULE,
-    README_ALIASES,
-    README_CHECK,
-    README_PROJECT,
-    readme_caches_example,
-)
+from test_package_installed import IMPORT_EVERY_MODULE, assert_readme_example_checks
 
 PROJECT = ROOT / "roles" / "django_cache" / "files" / "cachewright_django"
 RUN = ROOT / "tests" / "data" / "bench" / "lab" / "20250102T000000Z"
@@ -91,17 +84,7 @@ def test_the_wheel_with_its_extras_imports_every_module_in_a_fresh_virtualenv(
     assert str(venv) in done.stdout  # the wheel's copy, not the source tree
     # The README's CACHES example, in a Django project of that virtualenv: every alias builds
     # its backend and the system checks pass.
-    example = readme_caches_example((PROJECT / "README.md").read_text())
-    (tmp_path / "readme_settings.py").write_text(README_PROJECT + example)
-    done = subprocess.run(
-        [python, "-c", README_CHECK], cwd=tmp_path, capture_output=True, text=True, check=False,
-        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "readme_settings",
-             "PYTHONPATH": str(tmp_path)},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    checked, *aliases = done.stdout.splitlines()
-    assert checked.startswith("System check identified no issues")
-    assert aliases == README_ALIASES
+    assert_readme_example_checks(python, (PROJECT / "README.md").read_text(), tmp_path)
 
 
 def test_writer_and_reader_share_one_schema(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ roles' defaults against the constants below).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +63,19 @@ def number_problem(value: Any, integer: bool, low: float, high: float) -> str | 
 # those that need quoting or escaping there (space, quotes, backslash, slash, @, #, %).
 PASSWORD_MIN, PASSWORD_MAX = 16, 128
 PASSWORD_FORBIDDEN = frozenset(" \"'\\/@#%")
+
+
+def unique_name_problem(
+    where: str, name: Any, pattern: re.Pattern[str], seen: set[str], *, kind: str, again: str
+) -> str | None:
+    """`<where>.name` that does not match `pattern` (not a valid `kind`), or that is in `seen`
+    (`again` says how); otherwise it joins `seen`."""
+    if not isinstance(name, str) or not pattern.match(name):
+        return f"{where}.name: {name!r} is not a valid {kind}"
+    if name in seen:
+        return f"{where}.name: {name!r} {again}"
+    seen.add(name)
+    return None
 
 
 def password_problem(variable: str, secret: Any) -> str | None:

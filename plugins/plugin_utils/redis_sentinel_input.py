@@ -14,6 +14,7 @@ from ansible_collections.cachewright.cache.plugins.plugin_utils.model import (
     password_problem,
     peer_address,
     redis_instance_of,
+    unique_name_problem,
 )
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -75,12 +76,10 @@ def redis_sentinel_problems(
     for index, monitor in enumerate(monitors):
         where = f"redis_sentinel_monitors[{index}]"
         name = monitor.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            problems.append(f"{where}.name: {name!r} is not a valid master name")
-        elif name in seen:
-            problems.append(f"{where}.name: {name!r} is monitored twice")
-        else:
-            seen.add(name)
+        if problem := unique_name_problem(
+            where, name, NAME_RE, seen, kind="master name", again="is monitored twice"
+        ):
+            problems.append(problem)
         problems += _monitor_problems(where, monitor, settings, hostvars, sentinels)
     for key, (low, high) in TIMINGS.items():
         var = TUNABLES[key]

@@ -17,6 +17,7 @@ from ansible_collections.cachewright.cache.plugins.plugin_utils.model import (
     integer_problem,
     password_problem,
     redis_ports,
+    unique_name_problem,
 )
 from ansible_collections.cachewright.cache.plugins.plugin_utils.redis_acl import (
     acl_held,
@@ -170,12 +171,11 @@ def _app_user_problems(index: int, user: dict[str, Any], seen: set[str], names: 
     where = f"redis_server_users[{index}]"
     problems = []
     name = user.get("name")
-    if not isinstance(name, str) or not USER_RE.match(name):
-        problems.append(f"{where}.name: {name!r} is not a valid ACL user name (no spaces)")
-    elif name in seen:
-        problems.append(f"{where}.name: {name!r} is defined twice or is a reserved user")
-    else:
-        seen.add(name)
+    again = "is defined twice or is a reserved user"
+    if problem := unique_name_problem(
+        where, name, USER_RE, seen, kind="ACL user name (no spaces)", again=again
+    ):
+        problems.append(problem)
     secret = user.get("password")
     if not secret:
         problems.append(f"{where}.password: required for user {name!r}")
