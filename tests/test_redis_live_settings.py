@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Settings a running Redis takes live: the role's file as it is and as it will be are sorted
+"""Settings and users a running Redis takes live: the role's file as it is and as it will be are sorted
 into directives set with CONFIG SET and those that need a restart
 (plugins/plugin_utils/redis_server_config.py, rendered from the role's own template), and
 redis_instances state=configured sets them on a running primary and its replica, on loopback,
-without a restart; a value the server refuses fails the module, naming the directive."""
+without a restart; a value the server refuses fails the module, naming the directive. Users
+reach the running instances one by one (state=users), and a restart waits for an instance
+that rewrites its AOF."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 import ansible.module_utils.basic
 import jinja2
 import pytest
+import redis
 
 from conftest import ROOT, load_plugin, require
 from redis_nodes_fixture import ADMIN, ADMIN_PASSWORD, Group
@@ -169,3 +172,54 @@ def test_a_value_the_server_refuses_fails_naming_the_directive(
     # An instance with nothing to set, or that does not run, is left alone.
     quiet = run(configured(pair, {}), capsys, check=False)
     assert quiet["changed"] is False and not quiet.get("failed"), quiet
+
+
+def test_users_are_set_one_by_one_on_a_primary_and_its_replica_without_a_restart(
+    pair: Group, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """state=users: each instance takes the users of its aclfile (ACL SETUSER ... reset,
+    ACL DELUSER for one taken out), with no restart and the replication link kept."""
+    run_ids = [node.client().info("server")["run_id"] for node in pair.nodes]
+    acl = pair.workdir / "{name}" / "users.acl"
+    app = "user cwapp on >test-only-app-password-1 >test-only-app-password-2 resetkeys ~app:* -@all +@all\n"
+    for node in pair.nodes:
+        path = node.directory / "users.acl"
+        path.write_text(path.read_text() + app)
+    args = {**configured(pair, {}), "state": "users", "acl_file": str(acl)}
+
+    checked = run(args, capsys, check=True)
+    assert checked["changed"] is True and not checked.get("failed"), checked
+    assert "cwapp" not in pair.nodes[0].client().acl_users()
+    done = run(args, capsys, check=False)
+    assert done["changed"] is True and not done.get("failed"), done
+    for node in pair.nodes:
+        for password in ("test-only-app-password-1", "test-only-app-password-2"):
+            app_client = redis.Redis(host="127.0.0.1", port=node.port, username="cwapp", password=password)
+            assert app_client.set("app:k", "v") if node is pair.nodes[0] else app_client.ping()
+    assert [node.client().info("server")["run_id"] for node in pair.nodes] == run_ids
+    assert pair.nodes[1].client().info("replication")["master_link_status"] == "up"
+
+    # Taken out of the file: gone from every instance.
+    for node in pair.nodes:
+        path = node.directory / "users.acl"
+        path.write_text(path.read_text().replace(app, ""))
+    assert run(args, capsys, check=False)["instances"][str(pair.nodes[0].port)]["removed"] == ["cwapp"]
+    for node in pair.nodes:
+        assert "cwapp" not in node.client().acl_users()
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(
+                host="127.0.0.1", port=node.port, username="cwapp", password="test-only-app-password-1"
+            ).ping()
+
+
+def test_a_restart_waits_for_an_instance_that_rewrites_its_aof(pair: Group) -> None:
+    """gate_settled: done at once on an idle instance, and it waits out an AOF rewrite."""
+    from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redis import (  # noqa: PLC0415
+        gate_settled,
+    )
+
+    primary = pair.nodes[0].client()
+    assert gate_settled(primary, "primary", 5) < 1
+    primary.config_set("appendonly", "yes")  # starts the first AOF rewrite
+    gate_settled(primary, "primary", 30)
+    assert int(primary.info("persistence")["aof_rewrite_in_progress"]) == 0

@@ -408,6 +408,22 @@ def gate_up(client: redis.Redis, label: str, timeout: float) -> float:
     return wait_until(f"{label} back and loaded", probe, timeout)
 
 
+def gate_settled(client: redis.Redis, label: str, timeout: float) -> float:
+    """The instance is neither loading its data nor rewriting its AOF. A SIGTERM while it
+    writes its first AOF (right after a replica's full sync) is refused ("Writing initial
+    AOF, can't exit") and never tried again, and Debian's units wait for the stop without a
+    time limit: a restart waits for this first."""
+
+    def probe() -> tuple[bool, str]:
+        info = client.info("persistence")
+        busy = [
+            key for key in ("loading", "async_loading", "aof_rewrite_in_progress") if int(info.get(key) or 0)
+        ]
+        return not busy, f"busy: {', '.join(busy) or 'no'}"
+
+    return wait_until(f"{label} neither loading nor rewriting its AOF", probe, timeout)
+
+
 def gate_in_sync(access: Access, client: redis.Redis, label: str, timeout: float) -> float:
     """A replica is linked to its primary, not syncing, and has every write the primary
     had when the link came up."""

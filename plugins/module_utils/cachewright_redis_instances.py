@@ -241,3 +241,42 @@ class Instances:
             ),
         }
         return {"changed": changed, "instances": results, "diff": diff}
+
+    def users(self) -> dict[str, Any]:
+        """Each running instance takes the users of its aclfile (O(acl_file)) one by one:
+        ACL SETUSER <name> reset <rules> for each line, ACL DELUSER for a user the file no
+        longer has. Not ACL LOAD, which crashes a Valkey 8.0 replica (the client of its
+        primary has no user)."""
+        results: dict[str, Any] = {}
+        changed = False
+        for name in self.module.params["instances"]:
+            path = self.module.params["acl_file"].replace("{name}", name)
+            try:
+                with open(path, encoding="utf-8") as stream:
+                    lines = [line.split() for line in stream if line.startswith("user ")]
+            except OSError as error:
+                self.module.fail_json(msg=f"{self.unit(name)}: cannot read {path}: {error}")
+            wanted = {words[1]: words[2:] for words in lines if len(words) >= 2}
+            client = self.restarter.local(name)
+            try:
+                present = [str(user) for user in client.execute_command("ACL", "USERS")]
+            except (redis.RedisError, OSError):
+                results[name] = {"action": "none (not running: it reads its file when it starts)"}
+                continue
+            gone = sorted(set(present) - set(wanted))
+            changed = True
+            results[name] = {
+                "action": "would set users" if self.module.check_mode else "set users",
+                "users": sorted(wanted),
+                "removed": gone,
+            }
+            if self.module.check_mode:
+                continue
+            for user, rules in wanted.items():
+                try:
+                    client.execute_command("ACL", "SETUSER", user, "reset", *rules)
+                except redis.RedisError as error:
+                    self.module.fail_json(msg=f"{self.unit(name)}: ACL SETUSER {user} refused: {error}")
+            if gone:
+                client.execute_command("ACL", "DELUSER", *gone)
+        return {"changed": changed, "instances": results}

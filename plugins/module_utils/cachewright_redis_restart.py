@@ -28,6 +28,7 @@ from ansible_collections.cachewright.cache.plugins.module_utils.cachewright_redi
     Replica,
     discover_sentinels,
     gate_in_sync,
+    gate_settled,
     gate_up,
     persistence_of,
     read_snapshot,
@@ -83,6 +84,7 @@ class Restarter:
         """Restart one instance without losing its data; what was done, and how long."""
         start = time.monotonic()
         client = self.local(name)
+        gate_settled(client, name, self.timeout)
         snap = read_snapshot(client, name)
         if not snap.primary:
             path = "replica: restarted, then in sync with its primary"
@@ -110,6 +112,7 @@ class Restarter:
         return {"name": name, "path": path, "seconds": round(time.monotonic() - start, 2)}
 
     def restart_replica(self, name: str) -> None:
+        gate_settled(self.local(name), name, self.timeout)
         self.restart(name)
         # A fresh client: a restart may move the instance to another socket (a switch of server).
         client = self.local(name)

@@ -27,16 +27,25 @@ description:
     restart, and reports each value before and after. An instance that does not run is left
     alone (it reads its file when it starts). A value the server refuses fails the module,
     naming the instance and the directive.
+  - C(state=users) gives each running instance the users of its aclfile (O(acl_file)), one
+    C(ACL SETUSER <name> reset <rules>) per line and C(ACL DELUSER) for the users the file no
+    longer has, without a restart. Not C(ACL LOAD), which crashes Valkey 8.0 replicas (their
+    primary's client has no user).
   - Supports check mode.
 options:
   state:
     description: >-
-      Restart them one at a time (restarted), have them load new TLS files (reloaded), or set
-      O(settings) on the running instances (configured). M(cachewright.cache.redis_instances_info)
-      reads them.
+      Restart them one at a time (restarted), have them load new TLS files (reloaded), set
+      O(settings) on the running instances (configured), or give them the users of their
+      aclfile (users). M(cachewright.cache.redis_instances_info) reads them.
     type: str
-    choices: [restarted, reloaded, configured]
+    choices: [restarted, reloaded, configured, users]
     required: true
+  acl_file:
+    description: With C(state=users), the aclfile of an instance; C({name}) is replaced by its name.
+    type: str
+    default: ""
+    version_added: 1.3.0
   settings:
     description:
       - With C(state=configured), the directives to set on each instance, by instance name, each
@@ -164,7 +173,12 @@ def main() -> None:
         argument_spec={
             "instances": {"type": "list", "elements": "str", "required": True},
             **service_argument_spec(),
-            "state": {"type": "str", "choices": ["restarted", "reloaded", "configured"], "required": True},
+            "state": {
+                "type": "str",
+                "choices": ["restarted", "reloaded", "configured", "users"],
+                "required": True,
+            },
+            "acl_file": {"type": "str", "default": ""},
             "settings": {"type": "dict", "default": {}},
             "unit": {"type": "str", "default": "redis-server@{name}.service"},
             "previous_unit": {"type": "str"},
@@ -182,6 +196,7 @@ def main() -> None:
         "restarted": instances.restarted,
         "reloaded": instances.reloaded,
         "configured": instances.configured,
+        "users": instances.users,
     }
     module.exit_json(**action[module.params["state"]]())
 
