@@ -140,8 +140,6 @@ CACHES = {{
 GUARD = """
 from django.core.cache.backends.locmem import LocMemCache
 
-from conftest import require
-
 
 class GuardedLocMemCache(LocMemCache):
     def clear(self):

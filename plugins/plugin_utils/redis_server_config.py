@@ -48,7 +48,8 @@ def parse_config(text: str | None) -> dict[str, list[str]]:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        directive, _, rest = stripped.partition(" ")
+        parts = stripped.split(None, 1)
+        directive, rest = parts[0], parts[1] if len(parts) > 1 else ""
         try:
             words = shlex.split(rest)
         except ValueError:
