@@ -159,6 +159,28 @@ def test_a_writer_that_follows_the_settings_builds_its_client_again_when_they_ch
     assert after.get(drill.write_key("f1", "p", 29)) == drill.value_of(drill.write_key("f1", "p", 29))
 
 
+def test_a_writer_that_follows_the_settings_sees_a_new_secret(tmp_path: Any) -> None:
+    """A new password changes only a file of cache_settings.secrets/, which the module reads:
+    the writer reads the settings anew then too (as the restarted app would)."""
+    path = tmp_path / "cache_settings.py"
+    secrets = tmp_path / "cache_settings.secrets"
+    secrets.mkdir()
+    (secrets / "flaky").write_text("before", encoding="utf-8")
+    path.write_text(
+        "from pathlib import Path\n"
+        "_SECRETS = Path(__file__).resolve().with_suffix('.secrets')\n"
+        f"CACHES = {{'flaky': {{**{LOCMEM!r}, 'LOCATION': (_SECRETS / 'flaky').read_text()}}}}\n",
+        encoding="utf-8",
+    )
+    follow = drill.FollowedSettings(str(path), check_every=0)
+    assert follow.poll() == 0
+    (secrets / "flaky").write_text("after", encoding="utf-8")
+    os.utime(secrets / "flaky", (1, 1))
+    assert follow.poll() == 1
+    assert follow.caches is not None and follow.caches["flaky"]["LOCATION"] == "after"
+    assert follow.poll() == 1  # nothing changed since
+
+
 class Deaf(LocMemCache):
     """Acknowledges, but drops, the changes of the invalidation keys whose index is in `lost`
     (a server that restarts with the values it had before)."""

@@ -236,27 +236,37 @@ class WriterLog:
 
 
 class FollowedSettings:
-    """The settings module the app imports, read anew whenever its file changes: what an app
-    process sees when the kit rewrites its settings and restarts it."""
+    """The settings module the app imports, read anew whenever it or one of its secrets
+    changes (the files of ``<module>.secrets/`` beside it, which the module reads: a new
+    password changes only those): what an app process sees when the kit rewrites its
+    settings and restarts it."""
 
     def __init__(self, path: str, check_every: float = 0.5) -> None:
         self.path = path
         self.check_every = check_every
         self.checked = 0.0
-        self.mtime = os.stat(path).st_mtime
+        self.stamp = self._stamp()
         self.version = 0
         self.caches: dict[str, Any] | None = None
         self.lock = threading.Lock()
 
+    def _stamp(self) -> tuple[tuple[str, int], ...]:
+        """Each file the settings are made of, with its modification time."""
+        secrets = os.path.splitext(self.path)[0] + ".secrets"
+        names = [self.path]
+        if os.path.isdir(secrets):
+            names += sorted(os.path.join(secrets, name) for name in os.listdir(secrets))
+        return tuple((name, os.stat(name).st_mtime_ns) for name in names if os.path.isfile(name))
+
     def poll(self) -> int:
-        """The settings' version now (it grows by one each time the file changed)."""
+        """The settings' version now (it grows by one each time one of their files changed)."""
         with self.lock:
             now = time.monotonic()
             if now - self.checked >= self.check_every:
                 self.checked = now
-                mtime = os.stat(self.path).st_mtime
-                if mtime != self.mtime:
-                    self.mtime = mtime
+                stamp = self._stamp()
+                if stamp != self.stamp:
+                    self.stamp = stamp
                     self.caches = runpy.run_path(self.path)["CACHES"]
                     self.version += 1
             return self.version
