@@ -82,6 +82,7 @@ def test_seed_and_verify_count_what_is_kept(monkeypatch: pytest.MonkeyPatch) -> 
         cache.delete(drill.write_key("r2", "p", record["aliases"]["default"]["acknowledged"][0]))
         report = drill.verify("r2", ["default"], 30, record)["default"]
         assert report["seed_lost"] == 1 and report["acknowledged_lost"] == 1
+        assert report["reloads"] == 0  # the writer followed no settings file
 
 
 def test_read_after_write_counts_reads_that_miss() -> None:

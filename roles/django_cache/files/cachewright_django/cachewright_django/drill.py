@@ -509,6 +509,7 @@ def verify(
                 longest_window_s=log["longest_window_s"],
                 windows=[w["seconds"] for w in log["windows"]],
                 slowest_ack_s=log["slowest_ack_s"],
+                reloads=log.get("reloads", 0),
             )
         invalidation = (writes or {}).get("invalidations", {}).get(alias)
         if invalidation:
